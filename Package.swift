@@ -1,0 +1,61 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Kernels are written for speed in release builds; on x86-64 we let the compiler use
+// AVX2 and FMA (every laptop CPU since 2013 has them).
+#if arch(x86_64)
+let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-target-cpu", "haswell"])]
+#else
+let kernelFlags: [SwiftSetting] = []
+#endif
+
+let package = Package(
+    name: "cdfss",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "cdfss", targets: ["cdfss"]),
+        .library(name: "TensorCore", targets: ["TensorCore"]),
+        .library(name: "FreqMask", targets: ["FreqMask"]),
+        .library(name: "Imaging", targets: ["Imaging"]),
+        .library(name: "HSNetCore", targets: ["HSNetCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+    ],
+    targets: [
+        // System-library shims: module maps only.
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+
+        // Tensors, numerical kernels (forward and backward), tensor file formats, checkpoints.
+        .target(
+            name: "TensorCore",
+            dependencies: ["CBLAS", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
+            swiftSettings: kernelFlags),
+        // Decoding, resizing and writing images and masks.
+        .target(name: "Imaging", dependencies: ["TensorCore", "CPNG", "CTIFF", "CJPEG"], swiftSettings: kernelFlags),
+        // Frequency-domain plug-ins: FFT plans, APM, ACPA. Knows nothing of HSNet.
+        .target(name: "FreqMask", dependencies: ["TensorCore", "CFFTW"], swiftSettings: kernelFlags),
+        // The HSNet model with named plug-in slots.
+        .target(name: "HSNetCore", dependencies: ["TensorCore", "FreqMask", "Imaging"], swiftSettings: kernelFlags),
+        .executableTarget(
+            name: "cdfss",
+            dependencies: [
+                "TensorCore", "FreqMask", "Imaging", "HSNetCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], path: "Tests/TensorCoreTests"),
+        .testTarget(name: "FreqMaskTests", dependencies: ["FreqMask", "TensorCore"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TensorCore"]),
+        .testTarget(name: "HSNetCoreTests", dependencies: ["HSNetCore", "FreqMask", "Imaging", "TensorCore"]),
+        .testTarget(name: "cdfssTests", dependencies: ["TensorCore", "FreqMask"]),
+    ],
+    // Kernels hand unsafe buffers to worker threads; Swift 5 mode keeps that free of
+    // Sendable ceremony, and the kernels themselves guarantee disjoint writes.
+    swiftLanguageModes: [.v5]
+)

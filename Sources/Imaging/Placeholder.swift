@@ -1,0 +1,1 @@
+import TensorCore // placeholder until the first real file lands
