@@ -1,0 +1,481 @@
+import CFFTW
+import TensorCore
+
+/// The amplitude-phase masker (APM) of "Lightweight Frequency Masker for Cross-Domain Few-Shot
+/// Semantic Segmentation" (NeurIPS 2024):
+///
+///     F = fftshift(fft2(x))
+///     y = Re(ifft2(ifftshift(polar(sigmoid(Ma) * |F|, sigmoid(Mp) * angle(F)))))
+///
+/// APM-S has one mask [1, 1, H, W] for all channels, APM-M one per channel [1, C, H, W];
+/// both parameters start at 1.
+///
+/// The published code shifts without `dim`, so the shifts roll the batch and channel axes too.
+/// The batch roll cancels (the mask is broadcast over the batch); the channel roll does not:
+/// input channel j meets mask channel (j + C/2) mod C. Trained maskers carry that meaning, so
+/// we keep it. Since the polar map is elementwise, shift-then-unshift amounts to reading the
+/// mask at rolled indices: frequency (c, k1, k2) of the unshifted spectrum uses mask element
+/// ((c + C/2) mod C, (k1 + H/2) mod H, (k2 + W/2) mod W). No data is rolled at run time.
+///
+/// The input is real, so we transform with FFTW's real transforms and keep half spectra; each
+/// stored frequency k also computes its mirror -k (see `HalfSpectrumLayout`), and the output
+/// is the real transform of the Hermitian part of the masked spectrum, which is exactly
+/// Re(ifft2(.)).
+public final class AmplitudePhaseMasker: FeaturePlugin {
+    public enum Variant: String, Sendable, CaseIterable {
+        /// APM-S: one mask shared by all channels.
+        case shared = "s"
+        /// APM-M: one mask per channel.
+        case perChannel = "m"
+    }
+
+    public let variant: Variant
+    /// Mask channels: C for APM-M, 1 for APM-S.
+    public let maskChannels: Int
+    public let height: Int
+    public let width: Int
+    public private(set) var maskAmplitude: Tensor
+    public private(set) var maskPhase: Tensor
+
+    /// A fresh masker with both masks at 1, as the published initialisation.
+    public init(variant: Variant, channels: Int, height: Int, width: Int) {
+        precondition(channels > 0 && height > 0 && width > 0, "masker dimensions must be positive")
+        self.variant = variant
+        maskChannels = variant == .perChannel ? channels : 1
+        self.height = height
+        self.width = width
+        maskAmplitude = Tensor(repeating: 1, shape: [1, maskChannels, height, width])
+        maskPhase = maskAmplitude
+    }
+
+    /// A masker from trained masks; the variant follows from the mask shape
+    /// ([1, 1, H, W] is APM-S, [1, C, H, W] with C > 1 is APM-M).
+    public init(maskAmplitude: Tensor, maskPhase: Tensor) throws {
+        guard maskAmplitude.rank == 4, maskAmplitude.shape[0] == 1, maskAmplitude.shape.allSatisfy({ $0 > 0 }) else {
+            throw InputError("mask_amplitude has shape \(maskAmplitude.shapeDescription), expected [1, C, H, W] or [1, 1, H, W]")
+        }
+        guard maskPhase.shape == maskAmplitude.shape else {
+            throw InputError("mask_phase has shape \(maskPhase.shapeDescription) but mask_amplitude has \(maskAmplitude.shapeDescription)")
+        }
+        maskChannels = maskAmplitude.shape[1]
+        variant = maskChannels == 1 ? .shared : .perChannel
+        height = maskAmplitude.shape[2]
+        width = maskAmplitude.shape[3]
+        self.maskAmplitude = maskAmplitude
+        self.maskPhase = maskPhase
+    }
+
+    public var kind: String { "apm-\(variant.rawValue)" }
+
+    public var parameters: [(name: String, value: Tensor)] {
+        [("mask_amplitude", maskAmplitude), ("mask_phase", maskPhase)]
+    }
+
+    public func setParameter(_ name: String, to value: Tensor) throws {
+        switch name {
+        case "mask_amplitude":
+            try checkShape(value, of: name, expected: maskAmplitude.shape)
+            maskAmplitude = value
+        case "mask_phase":
+            try checkShape(value, of: name, expected: maskPhase.shape)
+            maskPhase = value
+        default:
+            throw InputError("the amplitude-phase masker has no parameter \"\(name)\" (it has mask_amplitude, mask_phase)")
+        }
+    }
+
+    public func callAsFunction(_ x: Tensor) throws -> Tensor {
+        try run(x, saving: false).output
+    }
+
+    public func forwardForTraining(_ x: Tensor) throws -> (output: Tensor, tape: PluginTape) {
+        let result = try run(x, saving: true)
+        return (result.output, result.tape!)
+    }
+
+    // MARK: - Forward
+
+    /// What the forward keeps for the backward, per stored frequency slot of every plane:
+    /// the spectrum (u + iv), its magnitude r and phase phi, and cos/sin of the masked phases
+    /// of the slot (own) and of its mirror.
+    final class Tape: PluginTape {
+        let shape: [Int]
+        let layout: HalfSpectrumLayout
+        let masks: RolledMasks
+        let u, v, r, phi, cosOwn, sinOwn, cosMirror, sinMirror: FloatBuffer
+
+        init(shape: [Int], layout: HalfSpectrumLayout, masks: RolledMasks) {
+            self.shape = shape
+            self.layout = layout
+            self.masks = masks
+            let count = shape[0] * shape[1] * layout.slotsPerPlane
+            (u, v, r, phi) = (FloatBuffer(count: count), FloatBuffer(count: count), FloatBuffer(count: count), FloatBuffer(count: count))
+            (cosOwn, sinOwn, cosMirror, sinMirror) = (FloatBuffer(count: count), FloatBuffer(count: count), FloatBuffer(count: count), FloatBuffer(count: count))
+        }
+    }
+
+    /// sigmoid(mask) laid out like the half spectra: for every input channel and slot, the
+    /// amplitude and phase factors of the slot's own frequency and of its mirror, with the
+    /// all-axes roll already applied.
+    struct RolledMasks {
+        /// Rows: one per input channel for APM-M, a single row for APM-S.
+        let rows: Int
+        let amplitudeOwn, amplitudeMirror, phaseOwn, phaseMirror: FloatBuffer
+        let sigmoidAmplitude, sigmoidPhase: [Float]
+    }
+
+    func rolledMasks(layout: HalfSpectrumLayout) -> RolledMasks {
+        let rows = maskChannels
+        let slots = layout.slotsPerPlane
+        let sa = maskAmplitude.scalars.map(sigmoid)
+        let sp = maskPhase.scalars.map(sigmoid)
+        var aOwn = [Float](repeating: 0, count: rows * slots)
+        var aMirror = aOwn, pOwn = aOwn, pMirror = aOwn
+        for row in 0..<rows {
+            let maskChannel = (row + maskChannels / 2) % maskChannels
+            for slot in 0..<layout.occupiedSlots {
+                let (own, mirror) = layout.frequencies(ofSlot: slot)
+                let ownIndex = maskIndex(channel: maskChannel, frequency: own)
+                let mirrorIndex = maskIndex(channel: maskChannel, frequency: mirror)
+                aOwn[row * slots + slot] = sa[ownIndex]
+                aMirror[row * slots + slot] = sa[mirrorIndex]
+                pOwn[row * slots + slot] = sp[ownIndex]
+                pMirror[row * slots + slot] = sp[mirrorIndex]
+            }
+        }
+        return RolledMasks(rows: rows, amplitudeOwn: FloatBuffer(aOwn), amplitudeMirror: FloatBuffer(aMirror),
+                           phaseOwn: FloatBuffer(pOwn), phaseMirror: FloatBuffer(pMirror),
+                           sigmoidAmplitude: sa, sigmoidPhase: sp)
+    }
+
+    /// The flat mask index that multiplies unshifted frequency (k1, k2) of mask channel `channel`.
+    func maskIndex(channel: Int, frequency: (Int, Int)) -> Int {
+        let row = (frequency.0 + height / 2) % height
+        let column = (frequency.1 + width / 2) % width
+        return (channel * height + row) * width + column
+    }
+
+    func validate(_ x: Tensor) throws {
+        guard x.rank == 4 else {
+            throw InputError("masker input has shape \(x.shapeDescription), expected [N, C, \(height), \(width)]")
+        }
+        guard x.shape[2] == height, x.shape[3] == width else {
+            throw InputError("masker input has shape \(x.shapeDescription), but the \(kind) masks are \(height) x \(width): expected [N, C, \(height), \(width)]")
+        }
+        if variant == .perChannel, x.shape[1] != maskChannels {
+            throw InputError("masker input has \(x.shape[1]) channels (shape \(x.shapeDescription)), but the apm-m mask has \(maskChannels)")
+        }
+        if let bad = x.firstNonFiniteIndex() {
+            throw InputError("masker input holds a non-finite value (\(x.scalars[bad])) at flat index \(bad)")
+        }
+    }
+
+    /// Channels per unit of work: small enough that a unit's planes and spectra stay in cache.
+    static let channelsPerChunk = 64
+
+    private func run(_ x: Tensor, saving: Bool) throws -> (output: Tensor, tape: Tape?) {
+        try validate(x)
+        let (batch, channels) = (x.shape[0], x.shape[1])
+        let layout = HalfSpectrumLayout(height: height, width: width)
+        let masks = rolledMasks(layout: layout)
+        let tape = saving ? Tape(shape: x.shape, layout: layout, masks: masks) : nil
+        let planeSize = height * width
+        let slots = layout.slotsPerPlane
+        let chunks = ChannelChunks(channels: channels, size: Self.channelsPerChunk)
+        let plans = chunks.sizes.map { planes in
+            (planes, FFTPlans.shared.realToHalfSplit(height: height, width: width, planes: planes, spectrumStride: slots),
+             FFTPlans.shared.halfSplitToReal(height: height, width: width, planes: planes, spectrumStride: slots))
+        }
+        var output = [Float](repeating: 0, count: x.count)
+        let scale = 1 / Float(planeSize)
+        x.withUnsafeBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { out in
+                let outBase = out.baseAddress!
+                parallelFor(chunks.count) { range in
+                    let planeBuffer = AlignedBuffer(count: chunks.size * planeSize)
+                    let real = AlignedBuffer(count: chunks.size * slots)
+                    let imag = AlignedBuffer(count: chunks.size * slots)
+                    for chunk in range {
+                        let channelRange = chunks.range(chunk)
+                        let planes = channelRange.count
+                        let (_, forwardPlan, inversePlan) = plans.first { $0.0 == planes }!
+                        for n in 0..<batch {
+                            let firstPlane = n * channels + channelRange.lowerBound
+                            planeBuffer.pointer.update(from: input.baseAddress! + firstPlane * planeSize, count: planes * planeSize)
+                            fftwf_execute_split_dft_r2c(forwardPlan, planeBuffer.pointer, real.pointer, imag.pointer)
+                            for p in 0..<planes {
+                                let channel = channelRange.lowerBound + p
+                                let row = variant == .perChannel ? channel : 0
+                                maskSpectrum(real: real.pointer + p * slots, imag: imag.pointer + p * slots,
+                                             masks: masks, row: row, layout: layout,
+                                             tape: tape, tapeOffset: (firstPlane + p) * slots)
+                            }
+                            fftwf_execute_split_dft_c2r(inversePlan, real.pointer, imag.pointer, planeBuffer.pointer)
+                            let destination = outBase + firstPlane * planeSize
+                            for i in 0..<(planes * planeSize) { destination[i] = planeBuffer.pointer[i] * scale }
+                        }
+                    }
+                }
+            }
+        }
+        return (Tensor(shape: x.shape, scalars: output), tape)
+    }
+
+    /// Replaces one plane's half spectrum F by the Hermitian part of the masked spectrum,
+    ///     H(Z)_k = (r/2) (a_k e^{i p_k phi} + a_-k e^{i p_-k phi}),   r = |F_k|, phi = angle(F_k),
+    /// which is (Z_k + conj Z_-k) / 2 since F_-k = conj F_k; at self-conjugate frequencies only
+    /// its real part exists.
+    @inline(__always)
+    private func maskSpectrum(real: UnsafeMutablePointer<Float>, imag: UnsafeMutablePointer<Float>,
+                              masks: RolledMasks, row: Int, layout: HalfSpectrumLayout,
+                              tape: Tape?, tapeOffset: Int) {
+        let slots = layout.slotsPerPlane
+        let maskOffset = row * slots
+        let aOwn = masks.amplitudeOwn.pointer + maskOffset, aMirror = masks.amplitudeMirror.pointer + maskOffset
+        let pOwn = masks.phaseOwn.pointer + maskOffset, pMirror = masks.phaseMirror.pointer + maskOffset
+        let imaginaryWeight = layout.imaginaryWeight.pointer
+        for j in stride(from: 0, to: slots, by: FloatVector.scalarCount) {
+            let u = FloatVector(load: real + j)
+            let v = FloatVector(load: imag + j)
+            let r = (u * u + v * v).squareRoot()
+            let phi = FastMath.atan2(v, u)
+            let own = FastMath.sincos(FloatVector(load: pOwn + j) * phi)
+            let mirror = FastMath.sincos(FloatVector(load: pMirror + j) * phi)
+            let a = FloatVector(load: aOwn + j)
+            let am = FloatVector(load: aMirror + j)
+            let halfR = 0.5 * r
+            (halfR * (a * own.cos + am * mirror.cos)).store(to: real + j)
+            (halfR * (a * own.sin + am * mirror.sin) * FloatVector(load: imaginaryWeight + j)).store(to: imag + j)
+            if let tape {
+                let t = tapeOffset + j
+                u.store(to: tape.u.pointer + t)
+                v.store(to: tape.v.pointer + t)
+                r.store(to: tape.r.pointer + t)
+                phi.store(to: tape.phi.pointer + t)
+                own.cos.store(to: tape.cosOwn.pointer + t)
+                own.sin.store(to: tape.sinOwn.pointer + t)
+                mirror.cos.store(to: tape.cosMirror.pointer + t)
+                mirror.sin.store(to: tape.sinMirror.pointer + t)
+            }
+        }
+    }
+
+    // MARK: - Backward
+
+    public func backward(_ gradOutput: Tensor, tape: PluginTape,
+                         parameterGradients: inout [String: Tensor]) -> Tensor {
+        guard let tape = tape as? Tape else { preconditionFailure("tape from another plug-in") }
+        precondition(gradOutput.shape == tape.shape, "gradient shape \(gradOutput.shapeDescription) differs from the forward's \(tape.shape)")
+        let (batch, channels) = (tape.shape[0], tape.shape[1])
+        let layout = tape.layout
+        let masks = tape.masks
+        let planeSize = height * width
+        let slots = layout.slotsPerPlane
+        let chunks = ChannelChunks(channels: channels, size: Self.channelsPerChunk)
+        let plans = chunks.sizes.map { planes in
+            (planes, FFTPlans.shared.realToHalfSplit(height: height, width: width, planes: planes, spectrumStride: slots),
+             FFTPlans.shared.halfSplitToReal(height: height, width: width, planes: planes, spectrumStride: slots))
+        }
+        // Mask-gradient accumulators in slot layout: one row per input channel for APM-M (each
+        // chunk owns its rows), one row per chunk for APM-S (summed afterwards).
+        let accumulatorRows = variant == .perChannel ? channels : chunks.count
+        var gradAmplitudeOwn = [Float](repeating: 0, count: accumulatorRows * slots)
+        var gradAmplitudeMirror = gradAmplitudeOwn, gradPhaseOwn = gradAmplitudeOwn, gradPhaseMirror = gradAmplitudeOwn
+        var gradInput = [Float](repeating: 0, count: gradOutput.count)
+        let spectrumScale = 1 / Float(planeSize)
+
+        gradOutput.withUnsafeBufferPointer { g in
+        gradInput.withUnsafeMutableBufferPointer { gx in
+        gradAmplitudeOwn.withUnsafeMutableBufferPointer { gaOwn in
+        gradAmplitudeMirror.withUnsafeMutableBufferPointer { gaMirror in
+        gradPhaseOwn.withUnsafeMutableBufferPointer { gpOwn in
+        gradPhaseMirror.withUnsafeMutableBufferPointer { gpMirror in
+            let accumulators = SlotAccumulators(amplitudeOwn: gaOwn.baseAddress!, amplitudeMirror: gaMirror.baseAddress!,
+                                                phaseOwn: gpOwn.baseAddress!, phaseMirror: gpMirror.baseAddress!)
+            let gxBase = gx.baseAddress!
+            parallelFor(chunks.count) { range in
+                let planeBuffer = AlignedBuffer(count: chunks.size * planeSize)
+                let real = AlignedBuffer(count: chunks.size * slots)
+                let imag = AlignedBuffer(count: chunks.size * slots)
+                for chunk in range {
+                    let channelRange = chunks.range(chunk)
+                    let planes = channelRange.count
+                    let (_, forwardPlan, inversePlan) = plans.first { $0.0 == planes }!
+                    for n in 0..<batch {
+                        let firstPlane = n * channels + channelRange.lowerBound
+                        planeBuffer.pointer.update(from: g.baseAddress! + firstPlane * planeSize, count: planes * planeSize)
+                        fftwf_execute_split_dft_r2c(forwardPlan, planeBuffer.pointer, real.pointer, imag.pointer)
+                        for p in 0..<planes {
+                            let channel = channelRange.lowerBound + p
+                            backwardSpectrum(real: real.pointer + p * slots, imag: imag.pointer + p * slots,
+                                             scale: spectrumScale, masks: masks,
+                                             maskRow: variant == .perChannel ? channel : 0,
+                                             accumulators: accumulators,
+                                             accumulatorRow: variant == .perChannel ? channel : chunk,
+                                             layout: layout, tape: tape, tapeOffset: (firstPlane + p) * slots)
+                        }
+                        fftwf_execute_split_dft_c2r(inversePlan, real.pointer, imag.pointer, planeBuffer.pointer)
+                        (gxBase + firstPlane * planeSize).update(from: planeBuffer.pointer, count: planes * planeSize)
+                    }
+                }
+            }
+        }}}}}}
+
+        let (gradAmplitude, gradPhase) = maskGradients(
+            layout: layout, rows: accumulatorRows, channels: channels, masks: masks,
+            amplitudeOwn: gradAmplitudeOwn, amplitudeMirror: gradAmplitudeMirror,
+            phaseOwn: gradPhaseOwn, phaseMirror: gradPhaseMirror)
+        parameterGradients.accumulate("mask_amplitude", gradAmplitude)
+        parameterGradients.accumulate("mask_phase", gradPhase)
+        return Tensor(shape: gradOutput.shape, scalars: gradInput)
+    }
+
+    struct SlotAccumulators {
+        let amplitudeOwn, amplitudeMirror, phaseOwn, phaseMirror: UnsafeMutablePointer<Float>
+    }
+
+    /// One plane of the backward. In: the unnormalised FFT G of the output gradient (half
+    /// spectrum). With gW = G / (HW) the gradient at the masked spectrum and theta = p phi:
+    ///     t = gW e^{-i theta},  dL/dr_mag = Re t,  dL/dtheta = a r Im t
+    /// (r_mag = a r the masked magnitude); for the mirror gW_-k = conj(gW_k)/... and phi_-k = -phi.
+    /// The masks collect dL/da = Re t * r and dL/dp = a r Im t * phi; the spectrum gets
+    ///     dL/d|F| = a Re t,  dL/dangle(F) = p a r Im t,
+    /// then dL/dF = dL/d|F| (u, v)/r + dL/dangle (-v, u)/r^2 (zero at r = 0, as torch's abs and
+    /// angle give). Out, in place: the Hermitian part of dL/dF, whose real inverse transform is
+    /// the input gradient.
+    @inline(__always)
+    private func backwardSpectrum(real: UnsafeMutablePointer<Float>, imag: UnsafeMutablePointer<Float>,
+                                  scale: Float, masks: RolledMasks, maskRow: Int,
+                                  accumulators: SlotAccumulators, accumulatorRow: Int,
+                                  layout: HalfSpectrumLayout, tape: Tape, tapeOffset: Int) {
+        let slots = layout.slotsPerPlane
+        let m = maskRow * slots
+        let acc = accumulatorRow * slots
+        for j in stride(from: 0, to: slots, by: FloatVector.scalarCount) {
+            let t = tapeOffset + j
+            let gRe = FloatVector(load: real + j) * scale
+            let gIm = FloatVector(load: imag + j) * scale
+            let u = FloatVector(load: tape.u.pointer + t)
+            let v = FloatVector(load: tape.v.pointer + t)
+            let r = FloatVector(load: tape.r.pointer + t)
+            let phi = FloatVector(load: tape.phi.pointer + t)
+            let cOwn = FloatVector(load: tape.cosOwn.pointer + t)
+            let sOwn = FloatVector(load: tape.sinOwn.pointer + t)
+            let cMirror = FloatVector(load: tape.cosMirror.pointer + t)
+            let sMirror = FloatVector(load: tape.sinMirror.pointer + t)
+            let a = FloatVector(load: masks.amplitudeOwn.pointer + m + j)
+            let am = FloatVector(load: masks.amplitudeMirror.pointer + m + j)
+            let p = FloatVector(load: masks.phaseOwn.pointer + m + j)
+            let pm = FloatVector(load: masks.phaseMirror.pointer + m + j)
+            let mirrorWeight = FloatVector(load: layout.mirrorWeight.pointer + j)
+
+            // Own frequency: t = (gRe + i gIm)(cos - i sin).
+            let tReOwn = gRe * cOwn + gIm * sOwn
+            let tImOwn = gIm * cOwn - gRe * sOwn
+            // Mirror: gW_-k = conj(gW_k), e^{-i theta_-k} = e^{i p_-k phi}.
+            let tReMirror = gRe * cMirror + gIm * sMirror
+            let tImMirror = gRe * sMirror - gIm * cMirror
+
+            let gradThetaOwn = a * r * tImOwn
+            let gradThetaMirror = am * r * tImMirror
+            let gaOwn = accumulators.amplitudeOwn + acc + j, gpOwn = accumulators.phaseOwn + acc + j
+            let gaMirror = accumulators.amplitudeMirror + acc + j, gpMirror = accumulators.phaseMirror + acc + j
+            (FloatVector(load: gaOwn) + tReOwn * r).store(to: gaOwn)
+            (FloatVector(load: gpOwn) + gradThetaOwn * phi).store(to: gpOwn)
+            // The mirror's phase is -phi.
+            (FloatVector(load: gaMirror) + mirrorWeight * tReMirror * r).store(to: gaMirror)
+            (FloatVector(load: gpMirror) - mirrorWeight * gradThetaMirror * phi).store(to: gpMirror)
+
+            let magnitudeSum = a * tReOwn + am * tReMirror
+            let angleDifference = p * gradThetaOwn - pm * gradThetaMirror
+            let inverseR = (1 / r).replacing(with: 0, where: r .<= 0)
+            let inverseR2 = inverseR * inverseR
+            let outRe = 0.5 * (magnitudeSum * u * inverseR - angleDifference * v * inverseR2)
+            let outIm = 0.5 * (magnitudeSum * v * inverseR + angleDifference * u * inverseR2)
+            outRe.store(to: real + j)
+            (outIm * FloatVector(load: layout.imaginaryWeight.pointer + j)).store(to: imag + j)
+        }
+    }
+
+    /// Folds the slot-layout accumulators back onto the masks' own coordinates (undoing the
+    /// roll) and applies sigmoid'.
+    private func maskGradients(layout: HalfSpectrumLayout, rows: Int, channels: Int, masks: RolledMasks,
+                               amplitudeOwn: [Float], amplitudeMirror: [Float],
+                               phaseOwn: [Float], phaseMirror: [Float]) -> (Tensor, Tensor) {
+        let slots = layout.slotsPerPlane
+        var gradAmplitude = [Float](repeating: 0, count: maskAmplitude.count)
+        var gradPhase = gradAmplitude
+        for row in 0..<rows {
+            let maskChannel = variant == .perChannel ? (row + maskChannels / 2) % maskChannels : 0
+            for slot in 0..<layout.occupiedSlots {
+                let (own, mirror) = layout.frequencies(ofSlot: slot)
+                let ownIndex = maskIndex(channel: maskChannel, frequency: own)
+                let mirrorIndex = maskIndex(channel: maskChannel, frequency: mirror)
+                gradAmplitude[ownIndex] += amplitudeOwn[row * slots + slot]
+                gradPhase[ownIndex] += phaseOwn[row * slots + slot]
+                gradAmplitude[mirrorIndex] += amplitudeMirror[row * slots + slot]
+                gradPhase[mirrorIndex] += phaseMirror[row * slots + slot]
+            }
+        }
+        for i in 0..<gradAmplitude.count {
+            let sa = masks.sigmoidAmplitude[i]
+            let sp = masks.sigmoidPhase[i]
+            gradAmplitude[i] *= sa * (1 - sa)
+            gradPhase[i] *= sp * (1 - sp)
+        }
+        return (Tensor(shape: maskAmplitude.shape, scalars: gradAmplitude),
+                Tensor(shape: maskPhase.shape, scalars: gradPhase))
+    }
+}
+
+/// Channels split into chunks of at most `size`.
+struct ChannelChunks {
+    let channels: Int
+    let size: Int
+
+    init(channels: Int, size: Int) {
+        self.channels = channels
+        self.size = min(size, channels)
+    }
+
+    var count: Int { (channels + size - 1) / size }
+    func range(_ chunk: Int) -> Range<Int> { (chunk * size)..<min(channels, (chunk + 1) * size) }
+    /// The distinct chunk sizes (at most two), for planning.
+    var sizes: [Int] { Array(Set((0..<count).map { range($0).count })) }
+}
+
+func checkShape(_ value: Tensor, of name: String, expected: [Int]) throws {
+    guard value.shape == expected else {
+        throw InputError("\(name) has shape \(value.shapeDescription), expected \(Tensor(zeros: expected).shapeDescription)")
+    }
+}
+
+extension Dictionary where Key == String, Value == Tensor {
+    /// Adds `gradient` into the entry `name`, creating it when absent.
+    mutating func accumulate(_ name: String, _ gradient: Tensor) {
+        if var existing = self[name] {
+            existing.addScaled(gradient)
+            self[name] = existing
+        } else {
+            self[name] = gradient
+        }
+    }
+}
+
+extension SIMD8 where Scalar == Float {
+    @inline(__always)
+    init(load pointer: UnsafePointer<Float>) {
+        self = UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    init(load pointer: UnsafeMutablePointer<Float>) {
+        self.init(load: UnsafePointer(pointer))
+    }
+
+    @inline(__always)
+    func store(to pointer: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: self, as: SIMD8<Float>.self)
+    }
+
+}
