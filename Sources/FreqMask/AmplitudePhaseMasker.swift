@@ -34,8 +34,14 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
     public let maskChannels: Int
     public let height: Int
     public let width: Int
-    public private(set) var maskAmplitude: Tensor
-    public private(set) var maskPhase: Tensor
+    public private(set) var maskAmplitude: Tensor {
+        didSet { cachedMasks = nil }
+    }
+    public private(set) var maskPhase: Tensor {
+        didSet { cachedMasks = nil }
+    }
+    /// sigmoid of the masks in half-spectrum layout, made on first use after a change.
+    private var cachedMasks: RolledMasks?
 
     /// A fresh masker with both masks at 1, as the published initialisation.
     public init(variant: Variant, channels: Int, height: Int, width: Int) {
@@ -108,9 +114,15 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
             self.shape = shape
             self.layout = layout
             self.masks = masks
+            // The forward writes every slot of every plane, padding included.
             let count = shape[0] * shape[1] * layout.slotsPerPlane
-            (u, v, r, phi) = (FloatBuffer(count: count), FloatBuffer(count: count), FloatBuffer(count: count), FloatBuffer(count: count))
-            (cosOwn, sinOwn, cosMirror, sinMirror) = (FloatBuffer(count: count), FloatBuffer(count: count), FloatBuffer(count: count), FloatBuffer(count: count))
+            let make = { FloatBufferPool.shared.take(count: count) }
+            (u, v, r, phi) = (make(), make(), make(), make())
+            (cosOwn, sinOwn, cosMirror, sinMirror) = (make(), make(), make(), make())
+        }
+
+        deinit {
+            for buffer in [u, v, r, phi, cosOwn, sinOwn, cosMirror, sinMirror] { FloatBufferPool.shared.recycle(buffer) }
         }
     }
 
@@ -177,7 +189,8 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
         try validate(x)
         let (batch, channels) = (x.shape[0], x.shape[1])
         let layout = HalfSpectrumLayout(height: height, width: width)
-        let masks = rolledMasks(layout: layout)
+        let masks = cachedMasks ?? rolledMasks(layout: layout)
+        cachedMasks = masks
         let tape = saving ? Tape(shape: x.shape, layout: layout, masks: masks) : nil
         let planeSize = height * width
         let slots = layout.slotsPerPlane
@@ -186,10 +199,9 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
             (planes, FFTPlans.shared.realToHalfSplit(height: height, width: width, planes: planes, spectrumStride: slots),
              FFTPlans.shared.halfSplitToReal(height: height, width: width, planes: planes, spectrumStride: slots))
         }
-        var output = [Float](repeating: 0, count: x.count)
         let scale = 1 / Float(planeSize)
-        x.withUnsafeBufferPointer { input in
-            output.withUnsafeMutableBufferPointer { out in
+        let output = Tensor(shape: x.shape, unsafeUninitialized: { out in
+            x.withUnsafeBufferPointer { input in
                 let outBase = out.baseAddress!
                 parallelFor(chunks.count) { range in
                     let planeBuffer = AlignedBuffer(count: chunks.size * planeSize)
@@ -217,8 +229,8 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
                     }
                 }
             }
-        }
-        return (Tensor(shape: x.shape, scalars: output), tape)
+        })
+        return (output, tape)
     }
 
     /// Replaces one plane's half spectrum F by the Hermitian part of the masked spectrum,
@@ -281,7 +293,7 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
         let accumulatorRows = variant == .perChannel ? channels : chunks.count
         var gradAmplitudeOwn = [Float](repeating: 0, count: accumulatorRows * slots)
         var gradAmplitudeMirror = gradAmplitudeOwn, gradPhaseOwn = gradAmplitudeOwn, gradPhaseMirror = gradAmplitudeOwn
-        var gradInput = [Float](repeating: 0, count: gradOutput.count)
+        var gradInput = [Float](unsafeUninitializedCapacity: gradOutput.count) { _, initialized in initialized = gradOutput.count }
         let spectrumScale = 1 / Float(planeSize)
 
         gradOutput.withUnsafeBufferPointer { g in

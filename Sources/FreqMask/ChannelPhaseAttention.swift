@@ -11,10 +11,12 @@ import TensorCore
 ///
 /// The pooled phase of a real plane. x is real, so its spectrum is Hermitian,
 /// F(-k) = conj F(k), and angle(F(-k)) = -angle(F(k)): in the mean over all H x W frequencies
-/// every frequency cancels against its mirror, except along the self-mirrored columns
-/// (k2 = 0, and k2 = W/2 for even W), where we add the angles up. Those columns are the 1D
-/// DFTs of the plane's row sums (and alternating row sums), so the pooled phase costs
-/// O(H * W + H^2) per plane instead of a full 2D transform and H * W atan2.
+/// every frequency cancels against its mirror, except the self-conjugate ones (k = -k: the DC
+/// term, and for even H or W the Nyquist terms (H/2, 0), (0, W/2), (H/2, W/2)). There F is
+/// real, a signed sum of the plane's values, and its angle is pi when that sum is negative,
+/// 0 otherwise. So avgpool(angle(fft2(x))) = pi * (number of negative self-conjugate terms)
+/// / (H * W), exactly, at O(H * W) per plane and with no transform. (PyTorch sums the full
+/// spectrum's angles and lands on the same value up to rounding noise of about 1e-8.)
 ///
 /// The same symmetry makes the gradient that flows back through the phase path exactly zero:
 /// d angle(F(k)) / dx + d angle(F(-k)) / dx = 0 for every pair, and at self-conjugate
@@ -124,50 +126,40 @@ public final class ChannelPhaseAttention: FeaturePlugin {
         return (output, Tape(input: x, pooled: pooled, hidden: hidden, attention: attention))
     }
 
-    /// avgpool(angle(fft2(x))) for every plane, [N * C], through the self-mirrored columns
-    /// (see the type's documentation).
+    /// avgpool(angle(fft2(x))) for every plane, [N * C] (see the type's documentation).
     func pooledPhase(_ x: Tensor) -> [Float] {
         let (height, width) = (x.shape[2], x.shape[3])
         let planes = x.shape[0] * x.shape[1]
         let planeSize = height * width
-        // The columns k2 = 0 and, for even W, k2 = W/2: DFTs over h of
-        // sum_w x[h, w] and sum_w (-1)^w x[h, w].
-        let columns = width % 2 == 0 && width > 1 ? 2 : 1
-        let cosine = (0..<(height * height)).map { cos(2 * Double.pi * Double(($0 / height) * ($0 % height) % height) / Double(height)) }
-        let sine = (0..<(height * height)).map { -sin(2 * Double.pi * Double(($0 / height) * ($0 % height) % height) / Double(height)) }
+        let evenHeight = height % 2 == 0, evenWidth = width % 2 == 0
+        let step = Float.pi / Float(planeSize)
         var pooled = [Float](repeating: 0, count: planes)
         x.withUnsafeBufferPointer { input in
             pooled.withUnsafeMutableBufferPointer { out in
                 let outBase = out.baseAddress!
-                parallelFor(planes, minimumChunk: 64) { range in
-                    var rowSums = [Double](repeating: 0, count: height * columns)
+                parallelFor(planes, minimumChunk: 256) { range in
                     for plane in range {
                         let base = input.baseAddress! + plane * planeSize
+                        // The four real sums: plain, alternating over rows, over columns, over both.
+                        var plain: Double = 0, rows: Double = 0, columns: Double = 0, both: Double = 0
                         for h in 0..<height {
-                            var plain = 0.0, alternating = 0.0
+                            var rowSum: Float = 0, rowAlternating: Float = 0
                             for w in 0..<width {
-                                let value = Double(base[h * width + w])
-                                plain += value
-                                alternating += w % 2 == 0 ? value : -value
+                                let value = base[h * width + w]
+                                rowSum += value
+                                rowAlternating += w & 1 == 0 ? value : -value
                             }
-                            rowSums[h] = plain
-                            if columns == 2 { rowSums[height + h] = alternating }
+                            let rowSign: Double = h & 1 == 0 ? 1 : -1
+                            plain += Double(rowSum)
+                            rows += rowSign * Double(rowSum)
+                            columns += Double(rowAlternating)
+                            both += rowSign * Double(rowAlternating)
                         }
-                        var angleSum = 0.0
-                        for column in 0..<columns {
-                            for k1 in 0..<height {
-                                var re = 0.0, im = 0.0
-                                for h in 0..<height {
-                                    let s = rowSums[column * height + h]
-                                    re += s * cosine[k1 * height + h]
-                                    im += s * sine[k1 * height + h]
-                                }
-                                // Self-conjugate frequencies are real: their angle is 0 or pi.
-                                if k1 == 0 || (height % 2 == 0 && k1 == height / 2) { im = 0 }
-                                angleSum += atan2(im, re)
-                            }
-                        }
-                        outBase[plane] = Float(angleSum / Double(planeSize))
+                        var negative = plain < 0 ? 1 : 0
+                        if evenHeight, rows < 0 { negative += 1 }
+                        if evenWidth, columns < 0 { negative += 1 }
+                        if evenHeight, evenWidth, both < 0 { negative += 1 }
+                        outBase[plane] = Float(negative) * step
                     }
                 }
             }

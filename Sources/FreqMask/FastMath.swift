@@ -15,10 +15,10 @@ public enum FastMath {
         let offset = FloatVector(repeating: 0).replacing(with: .pi / 4, where: large)
         let t2 = t * t
         var p = FloatVector(repeating: 8.053_744_495_38e-2)
-        p = p * t2 - 1.387_768_560_32e-1
-        p = p * t2 + 1.997_771_064_78e-1
-        p = p * t2 - 3.333_294_915_39e-1
-        return offset + t + t * t2 * p
+        p = FloatVector(repeating: -1.387_768_560_32e-1).addingProduct(p, t2)
+        p = FloatVector(repeating: 1.997_771_064_78e-1).addingProduct(p, t2)
+        p = FloatVector(repeating: -3.333_294_915_39e-1).addingProduct(p, t2)
+        return (offset + t).addingProduct(t * t2, p)
     }
 
     /// atan2(y, x) lane by lane, with atan2's quadrants and signs; atan2(0, 0) = 0 as torch's
@@ -27,14 +27,15 @@ public enum FastMath {
     public static func atan2(_ y: FloatVector, _ x: FloatVector) -> FloatVector {
         let ax = FloatVector(bitPattern: x.bitPattern & 0x7fff_ffff)
         let ay = FloatVector(bitPattern: y.bitPattern & 0x7fff_ffff)
-        let largest = pointwiseMax(ax, ay)
-        let smallest = pointwiseMin(ax, ay)
+        let yLarger = ay .> ax
+        let largest = ax.replacing(with: ay, where: yLarger)
+        let smallest = ay.replacing(with: ax, where: yLarger)
         let safeLargest = largest.replacing(with: 1, where: largest .== 0)
         var r = arctangentUnit(smallest / safeLargest)
-        r = r.replacing(with: .pi / 2 - r, where: ay .> ax)
-        // x < 0, or x = -0 (sign bit set): reflect into the left half-plane.
-        let negativeX = (x.bitPattern & 0x8000_0000) .!= 0
-        r = r.replacing(with: .pi - r, where: negativeX .& (largest .!= 0))
+        r = r.replacing(with: .pi / 2 - r, where: yLarger)
+        // Left half-plane. (Only single float comparisons here: Swift lowers integer-vector
+        // comparisons and mask logic lane by lane.) x = -0 with y = 0 gives 0, not pi.
+        r = r.replacing(with: .pi - r, where: x .< 0)
         // Copy the sign of y, including y = -0.
         return FloatVector(bitPattern: r.bitPattern | (y.bitPattern & 0x8000_0000))
     }
@@ -42,29 +43,35 @@ public enum FastMath {
     /// sin(x) and cos(x) lane by lane, for |x| up to a few thousand.
     @inline(__always)
     public static func sincos(_ x: FloatVector) -> (sin: FloatVector, cos: FloatVector) {
-        let quadrant = (x * (2 / Float.pi)).rounded(.toNearestOrEven)
+        // Round to the nearest integer with the 1.5 * 2^23 trick (exact for |x| < 2^22); the
+        // generic SIMD rounding and float-to-int conversions are not vectorised.
+        let magic = FloatVector(repeating: 12_582_912)
+        let quadrant = (x * (2 / Float.pi) + magic) - magic
         // x - quadrant * pi/2, with pi/2 split in three parts so the subtraction is exact.
-        var r = x - quadrant * 1.570_312_5
-        r = r - quadrant * 4.837_512_969_970_703_125e-4
-        r = r - quadrant * 7.549_789_954_891_882_16e-8
+        var r = x.addingProduct(quadrant, FloatVector(repeating: -1.570_312_5))
+        r = r.addingProduct(quadrant, FloatVector(repeating: -4.837_512_969_970_703_125e-4))
+        r = r.addingProduct(quadrant, FloatVector(repeating: -7.549_789_954_891_882_16e-8))
         let r2 = r * r
         var s = FloatVector(repeating: -1.951_529_589_1e-4)
-        s = s * r2 + 8.332_160_873_6e-3
-        s = s * r2 - 1.666_665_461_1e-1
-        s = s * r2 * r + r
+        s = FloatVector(repeating: 8.332_160_873_6e-3).addingProduct(s, r2)
+        s = FloatVector(repeating: -1.666_665_461_1e-1).addingProduct(s, r2)
+        s = r.addingProduct(s * r2, r)
         var c = FloatVector(repeating: 2.443_315_711_809_948e-5)
-        c = c * r2 - 1.388_731_625_493_765e-3
-        c = c * r2 + 4.166_664_568_298_827e-2
-        c = c * r2 * r2 - 0.5 * r2 + 1
-        let q = SIMD8<Int32>(quadrant, rounding: .towardZero) & 3
-        // Quadrant 1: (c, -s); 2: (-s, -c); 3: (-c, s).
-        let swap = (q & 1) .!= 0
+        c = FloatVector(repeating: -1.388_731_625_493_765e-3).addingProduct(c, r2)
+        c = FloatVector(repeating: 4.166_664_568_298_827e-2).addingProduct(c, r2)
+        c = FloatVector(repeating: 1).addingProduct(r2, FloatVector(repeating: -0.5)).addingProduct(c * r2, r2)
+        // quadrant mod 4, as a float in {0, 1, 2, 3}: quadrant - 4 floor(quadrant / 4).
+        let quarter = quadrant * 0.25
+        var floorQuarter = (quarter + magic) - magic
+        floorQuarter = floorQuarter.replacing(with: floorQuarter - 1, where: floorQuarter .> quarter)
+        let q = quadrant - 4 * floorQuarter
+        // Quadrant 1: (c, -s); 2: (-s, -c); 3: (-c, s). Each test is one float comparison.
+        let swap = (q - 2) * (q - 2) .== 1  // q odd
         let sine = s.replacing(with: c, where: swap)
         let cosine = c.replacing(with: s, where: swap)
-        let negateSine = q .>= 2
-        let negateCosine = (q .== 1) .| (q .== 2)
-        return (sine.replacing(with: -sine, where: negateSine),
-                cosine.replacing(with: -cosine, where: negateCosine))
+        let sineSign = FloatVector(repeating: 1).replacing(with: -1, where: q .> 1.5)
+        let cosineSign = FloatVector(repeating: 1).replacing(with: -1, where: (q - 1.5) * (q - 1.5) .< 1)
+        return (sine * sineSign, cosine * cosineSign)
     }
 }
 

@@ -55,10 +55,16 @@ final class FloatBuffer: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
 
-    init(count: Int) {
+    /// Zero-filled storage.
+    convenience init(count: Int) {
+        self.init(uninitializedCount: count)
+        pointer.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    /// Storage the caller fills completely before reading it.
+    init(uninitializedCount count: Int) {
         self.count = count
         pointer = .allocate(capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
     }
 
     convenience init(_ values: [Float]) {

@@ -25,11 +25,27 @@ extension Tensor {
     public func absoluteMax() -> Float { scalars.reduce(0) { Swift.max($0, abs($1)) } }
     public func squaredNorm() -> Double { scalars.reduce(0.0) { $0 + Double($1) * Double($1) } }
 
-    /// Whether every element is finite (no NaN, no infinity).
-    public var isFinite: Bool { scalars.allSatisfy { $0.isFinite } }
+    /// Whether every element is finite (no NaN, no infinity): x - x is 0 for finite x and NaN
+    /// otherwise, and a NaN survives any sum, so one vectorised pass decides.
+    public var isFinite: Bool {
+        scalars.withUnsafeBufferPointer { buffer in
+            var lanes = SIMD8<Float>(repeating: 0)
+            var i = 0
+            while i + 8 <= buffer.count {
+                let v = UnsafeRawPointer(buffer.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
+                lanes += v - v
+                i += 8
+            }
+            var rest: Float = 0
+            while i < buffer.count { rest += buffer[i] - buffer[i]; i += 1 }
+            return (lanes.sum() + rest) == 0
+        }
+    }
 
     /// The first non-finite element's flat index, if any.
-    public func firstNonFiniteIndex() -> Int? { scalars.firstIndex { !$0.isFinite } }
+    public func firstNonFiniteIndex() -> Int? {
+        isFinite ? nil : scalars.firstIndex { !$0.isFinite }
+    }
 }
 
 /// How far `actual` is from `expected`: max |a - e| / max |e| (0 when both are all zero).
