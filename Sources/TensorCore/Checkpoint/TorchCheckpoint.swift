@@ -1,0 +1,257 @@
+import Foundation
+import ZIPFoundation
+
+/// A PyTorch checkpoint (`torch.save` zip archive, `.pt`/`.pth`), read without Python.
+///
+/// The archive holds `<folder>/data.pkl`, a pickle describing the saved object, and one
+/// record `<folder>/data/<key>` per storage with the raw little-endian bytes. Opening the
+/// checkpoint reads only the pickle (through `RestrictedUnpickler`, which refuses anything
+/// that would run code); tensor data are read when asked for, each storage record once,
+/// straight into the float32 arrays that become the tensors.
+///
+/// Not thread-safe: the archive is read through one file handle.
+public final class TorchCheckpoint {
+    public let url: URL
+    /// The saved object: a state dict, or a dict holding one (`state_dict`, `model`) next to
+    /// training state (`epoch`, `optimizer`, ...).
+    public let root: PickleValue
+    /// The folder inside the archive holding `data.pkl` (torch names it after the file).
+    public let recordFolder: String
+
+    private let archive: Archive
+    private let storageRecords: [String: Entry]
+    private let fileSize: UInt64
+
+    /// Bytes handed over per read: large enough to keep the reads efficient, small enough
+    /// to stay in cache while they are checked and decoded.
+    private static let chunkSize = 1 << 20
+
+    /// Opens `url` and reads its pickle. Errors name the file: missing, not a zip archive,
+    /// truncated, no `data.pkl`, a refused global, a corrupt pickle.
+    public init(contentsOf url: URL) throws {
+        self.url = url
+        let path = url.path
+        fileSize = try TorchCheckpoint.checkIsZipArchive(url)
+        let archive: Archive
+        do {
+            archive = try Archive(url: url, accessMode: .read)
+        } catch {
+            throw InputError("\(path): corrupt or truncated zip archive (\(error))")
+        }
+        self.archive = archive
+
+        var records: [String: Entry] = [:]
+        var order: [String] = []
+        for entry in archive where records[entry.path] == nil {
+            records[entry.path] = entry
+            order.append(entry.path)
+        }
+        // torch writes `<folder>/data.pkl` at the top of the archive; the shallowest wins.
+        let pickles = order.filter { $0 == "data.pkl" || $0.hasSuffix("/data.pkl") }
+        guard let picklePath = pickles.min(by: { $0.split(separator: "/").count < $1.split(separator: "/").count }) else {
+            if order.contains(where: { $0.hasSuffix("constants.pkl") }) {
+                throw InputError("\(path): a TorchScript archive without data.pkl; save the model's state_dict() with torch.save instead")
+            }
+            throw InputError("\(path): not a torch.save archive (no data.pkl among its \(order.count) records)")
+        }
+        let folder = String(picklePath.dropLast("data.pkl".count))
+        self.recordFolder = folder
+
+        if let byteorder = records[folder + "byteorder"] {
+            let text = String(decoding: try TorchCheckpoint.read(byteorder, of: archive, size: fileSize, in: path), as: UTF8.self)
+            guard text == "little" else {
+                throw InputError("\(path): saved with byte order '\(text)'; only little-endian checkpoints are supported")
+            }
+        }
+        var storages: [String: Entry] = [:]
+        let dataFolder = folder + "data/"
+        for (name, entry) in records where name.hasPrefix(dataFolder) {
+            storages[String(name.dropFirst(dataFolder.count))] = entry
+        }
+        self.storageRecords = storages
+
+        let pickle = try TorchCheckpoint.read(records[picklePath]!, of: archive, size: fileSize, in: path)
+        do {
+            root = try RestrictedUnpickler(pickle).load()
+        } catch let error as InputError {
+            throw InputError("\(path): \(picklePath): \(error.message)")
+        }
+    }
+
+    /// Refuses files that are not zip archives before the zip reader sees them, with a message
+    /// that says what they are instead. The end-of-central-directory record must lie in the
+    /// last 64 KiB + 22 bytes; a file cut short has lost it.
+    /// Returns the file's size.
+    private static func checkIsZipArchive(_ url: URL) throws -> UInt64 {
+        let path = url.path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw InputError("\(path): checkpoint not found")
+        }
+        guard !isDirectory.boolValue else { throw InputError("\(path): is a folder, expected a checkpoint file") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw InputError("\(path): cannot read checkpoint") }
+        defer { try? handle.close() }
+        let head: [UInt8]
+        let tail: [UInt8]
+        let size: Int
+        do {
+            head = [UInt8](try handle.read(upToCount: 16) ?? Data())
+            size = Int(try handle.seekToEnd())
+            let tailLength = min(size, 65_535 + 22)
+            try handle.seek(toOffset: UInt64(size - tailLength))
+            tail = [UInt8](try handle.read(upToCount: tailLength) ?? Data())
+        } catch {
+            throw InputError("\(path): cannot read checkpoint (\(error.localizedDescription))")
+        }
+
+        let legacyMagic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
+        if head.starts(with: legacyMagic) {
+            throw InputError("\(path): saved in torch's legacy format (torch < 1.6 or _use_new_zipfile_serialization=False); load it in PyTorch and save it again with torch.save")
+        }
+        guard head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x50, 0x4B, 0x05, 0x06]) else {
+            throw InputError("\(path): not a PyTorch checkpoint (not a zip archive)")
+        }
+        let endSignature: [UInt8] = [0x50, 0x4B, 0x05, 0x06]
+        let hasEnd = tail.count >= 22 && (0...(tail.count - 22)).contains { start in
+            tail[start] == endSignature[0] && tail[start + 1] == endSignature[1]
+                && tail[start + 2] == endSignature[2] && tail[start + 3] == endSignature[3]
+        }
+        guard hasEnd else {
+            throw InputError("\(path): truncated or corrupt zip archive (no end-of-central-directory record; \(size) bytes)")
+        }
+        return UInt64(size)
+    }
+
+    /// A whole small record (the pickle, `byteorder`), CRC-checked.
+    private static func read(_ entry: Entry, of archive: Archive, size: UInt64, in path: String) throws -> [UInt8] {
+        try checkPlausibleSize(entry, fileSize: size, in: path)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Int(clamping: entry.uncompressedSize))
+        try stream(entry, of: archive, in: path) { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
+    /// Refuses a directory entry whose sizes cannot be true for this file, before anything is
+    /// allocated for it: a stored record cannot be larger than the file, and deflate expands
+    /// data at most about a thousandfold.
+    private static func checkPlausibleSize(_ entry: Entry, fileSize: UInt64, in path: String) throws {
+        let plausible = entry.isCompressed
+            ? entry.compressedSize <= fileSize && entry.uncompressedSize / 1100 <= entry.compressedSize
+            : entry.uncompressedSize <= fileSize
+        guard plausible else {
+            throw InputError("\(path): corrupt zip archive (record \(entry.path) claims \(entry.uncompressedSize) bytes in a file of \(fileSize))")
+        }
+    }
+
+    /// Hands the record's bytes to `body` in chunks, then checks that there were as many as the
+    /// directory promised and that their CRC matches.
+    private static func stream(_ entry: Entry, of archive: Archive, in path: String,
+                               _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var checksum = ZipChecksum()
+        var total: UInt64 = 0
+        do {
+            _ = try archive.extract(entry, bufferSize: chunkSize, skipCRC32: true) { data in
+                try data.withUnsafeBytes { chunk in
+                    checksum.update(chunk)
+                    try body(chunk)
+                }
+                total += UInt64(data.count)
+            }
+        } catch let error as InputError {
+            throw error
+        } catch {
+            throw InputError("\(path): cannot read record \(entry.path) (\(error))")
+        }
+        guard total == entry.uncompressedSize else {
+            throw InputError("\(path): record \(entry.path) is truncated (\(total) of \(entry.uncompressedSize) bytes)")
+        }
+        guard checksum.value == entry.checksum else {
+            throw InputError("\(path): record \(entry.path) is corrupt (CRC-32 mismatch)")
+        }
+    }
+
+    // MARK: Tensors
+
+    /// Checks that `reference`'s storage record exists and holds the elements the view reaches,
+    /// without reading it.
+    func validate(_ reference: TorchTensorReference, name: String) throws {
+        let storage = reference.storage
+        let needed = reference.storageEnd * reference.dtype.byteCount
+        guard needed <= storage.byteCount else {
+            throw InputError("\(url.path): tensor '\(name)': size \(reference.shape) with stride \(reference.strides) from offset \(reference.storageOffset) needs \(reference.storageEnd) elements, its storage '\(storage.key)' holds \(storage.byteCount / reference.dtype.byteCount)")
+        }
+        guard let record = storageRecords[storage.key] else {
+            throw InputError("\(url.path): tensor '\(name)': storage record \(recordFolder)data/\(storage.key) is missing")
+        }
+        try TorchCheckpoint.checkPlausibleSize(record, fileSize: fileSize, in: url.path)
+        guard record.uncompressedSize >= UInt64(storage.byteCount) else {
+            throw InputError("\(url.path): tensor '\(name)': storage record \(record.path) holds \(record.uncompressedSize) bytes, its storage needs \(storage.byteCount)")
+        }
+    }
+
+    /// Reads the tensors `entries` refer to, as float32, in the same order. Each storage record
+    /// is read once however many tensors view it; a tensor that is its storage's whole
+    /// contiguous window takes the decoded array as is, other views are gathered from it.
+    public func loadTensors(_ entries: [(name: String, tensor: TorchTensorReference)]) throws -> [Tensor] {
+        var groups: [String: [Int]] = [:]
+        var keys: [String] = []
+        for (position, entry) in entries.enumerated() {
+            let reference = entry.tensor
+            guard reference.dtype.isLoadable else {
+                throw InputError("\(url.path): tensor '\(entry.name)': dtype \(reference.dtype.rawValue) is not supported (float32, float16, bfloat16 and float64 are)")
+            }
+            try validate(reference, name: entry.name)
+            if let first = groups[reference.storage.key]?.first {
+                let other = entries[first].tensor
+                guard other.storage == reference.storage, other.dtype == reference.dtype else {
+                    throw InputError("\(url.path): tensors '\(entries[first].name)' and '\(entry.name)' describe storage '\(reference.storage.key)' differently")
+                }
+            } else {
+                keys.append(reference.storage.key)
+            }
+            groups[reference.storage.key, default: []].append(position)
+        }
+
+        var tensors = [Tensor?](repeating: nil, count: entries.count)
+        for key in keys {
+            let members = groups[key]!
+            let views = members.map { entries[$0].tensor }
+            let nonEmpty = views.filter { $0.elementCount > 0 }
+            let low = nonEmpty.map(\.storageOffset).min() ?? 0
+            let high = nonEmpty.map(\.storageEnd).max() ?? 0
+            var window: [Float] = []
+            if high > low {
+                let record = storageRecords[key]!
+                let dtype = views[0].dtype
+                window = try [Float](unsafeUninitializedCapacity: high - low) { buffer, initialized in
+                    var decoder = StorageDecoder(dtype: dtype, elements: low..<high, into: buffer.baseAddress!)
+                    try TorchCheckpoint.stream(record, of: archive, in: url.path) { decoder.consume($0) }
+                    precondition(decoder.written == high - low, "storage record shorter than checked")
+                    initialized = high - low
+                }
+            }
+            for (position, view) in zip(members, views) {
+                var tensor: Tensor
+                if view.isContiguous && view.storageOffset == low && view.elementCount == window.count {
+                    tensor = Tensor(shape: view.shape, scalars: window)
+                } else {
+                    tensor = window.withUnsafeBufferPointer { source in
+                        Tensor(shape: view.shape) { out in
+                            if view.elementCount > 0 {
+                                gatherStrided(from: source.baseAddress!, offset: view.storageOffset - low,
+                                              shape: view.shape, strides: view.strides, into: out.baseAddress!)
+                            }
+                        }
+                    }
+                }
+                if view.isNegated {
+                    tensor.withUnsafeMutableBufferPointer { values in
+                        for i in values.indices { values[i] = -values[i] }
+                    }
+                }
+                tensors[position] = tensor
+            }
+        }
+        return tensors.map { $0! }
+    }
+}
