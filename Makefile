@@ -1,0 +1,30 @@
+# cdfss: the two commands a newcomer needs.
+#   make demo   builds the command line in release and runs the built-in demo
+#   make test   builds and runs the whole test suite (release: the kernels are heavy)
+# Both install the Debian packages they need first.
+
+SWIFT ?= swift
+DEMO_DIR ?= .demo
+
+.PHONY: all system-packages build test demo bench clean
+
+all: build
+
+system-packages:
+	@./scripts/install-system-packages.sh
+
+build: system-packages
+	$(SWIFT) build -c release --product cdfss
+
+test: system-packages
+	$(SWIFT) build -c release --build-tests
+	$(SWIFT) test -c release --skip-build
+
+demo: build
+	@./scripts/demo.sh "$$($(SWIFT) build -c release --show-bin-path)/cdfss" "$(DEMO_DIR)"
+
+bench: build
+	"$$($(SWIFT) build -c release --show-bin-path)/cdfss" bench
+
+clean:
+	rm -rf .build $(DEMO_DIR)
