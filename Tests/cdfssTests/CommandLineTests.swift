@@ -1,0 +1,116 @@
+import Foundation
+import FreqMask
+import TensorCore
+import XCTest
+
+/// The command line as a user meets it: exit codes, one-line errors, files written whole.
+final class CommandLineTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("cdfss-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// The cdfss binary built beside the test runner.
+    static let binary: URL = {
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var folder = runner.deletingLastPathComponent()
+        while folder.path != "/" {
+            let candidate = folder.appendingPathComponent("cdfss")
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                return candidate
+            }
+            folder = folder.deletingLastPathComponent()
+        }
+        return runner.deletingLastPathComponent().appendingPathComponent("cdfss")
+    }()
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    func run(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    func assertFailsWithOneLine(_ result: Result, mentioning texts: [String], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNotEqual(result.status, 0, "exit status", file: file, line: line)
+        let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: true)
+        XCTAssertEqual(lines.count, 1, "one line on stderr: \(result.stderr)", file: file, line: line)
+        for text in texts { XCTAssertTrue(result.stderr.contains(text), "\(text) in \(result.stderr)", file: file, line: line) }
+    }
+
+    func testInitShowApplyRoundTrip() throws {
+        let masker = path("m.safetensors")
+        let created = try run(["masker", "init", "--apm", "m", "--acpa", "--channels", "4", "--height", "5", "--width", "6", "--seed", "3", "--output", masker])
+        XCTAssertEqual(created.status, 0, created.stderr)
+
+        let shown = try run(["masker", "show", masker, "--json"])
+        XCTAssertEqual(shown.status, 0, shown.stderr)
+        let report = try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(report?["apm"] as? String, "apm-m")
+        XCTAssertEqual(report?["acpaChannels"] as? Int, 4)
+
+        var random = SeededGenerator(seed: 1)
+        let features = Tensor(shape: [2, 4, 5, 6], scalars: (0..<240).map { _ in random.uniform(-1, 1) })
+        try NumPyArray.write(features, to: URL(fileURLWithPath: path("f.npy")))
+        let applied = try run(["masker", "apply", "--masker", masker, "--input", path("f.npy"), "--output", path("out.npy")])
+        XCTAssertEqual(applied.status, 0, applied.stderr)
+
+        let state = try MaskerState.read(URL(fileURLWithPath: masker))
+        var expected = features
+        for plugin in state.plugins { expected = try plugin(expected) }
+        XCTAssertEqual(try NumPyArray.read(URL(fileURLWithPath: path("out.npy"))), expected)
+    }
+
+    func testWrongFeatureShapeIsOneLineAndWritesNothing() throws {
+        let masker = path("m.safetensors")
+        XCTAssertEqual(try run(["masker", "init", "--apm", "m", "--channels", "4", "--height", "5", "--width", "6", "--output", masker]).status, 0)
+        try NumPyArray.write(Tensor(zeros: [1, 4, 5, 7]), to: URL(fileURLWithPath: path("f.npy")))
+        let result = try run(["masker", "apply", "--masker", masker, "--input", path("f.npy"), "--output", path("out.npy")])
+        assertFailsWithOneLine(result, mentioning: [path("f.npy"), "5 x 6"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("out.npy")))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted(), ["f.npy", "m.safetensors"])
+    }
+
+    func testMissingAndCorruptFilesAreNamed() throws {
+        assertFailsWithOneLine(try run(["masker", "show", path("absent.safetensors")]), mentioning: [path("absent.safetensors"), "not found"])
+        try Data("not a tensor file".utf8).write(to: URL(fileURLWithPath: path("bad.safetensors")))
+        assertFailsWithOneLine(try run(["masker", "show", path("bad.safetensors")]), mentioning: [path("bad.safetensors")])
+        try Data("junk".utf8).write(to: URL(fileURLWithPath: path("bad.pt")))
+        assertFailsWithOneLine(try run(["inspect", path("bad.pt")]), mentioning: [path("bad.pt")])
+        let nanFeatures = Tensor(shape: [1, 2, 2, 2], scalars: [0, 1, .nan, 3, 4, 5, 6, 7])
+        try NumPyArray.write(nanFeatures, to: URL(fileURLWithPath: path("nan.npy")))
+        XCTAssertEqual(try run(["masker", "init", "--apm", "s", "--channels", "2", "--height", "2", "--width", "2", "--output", path("s.safetensors")]).status, 0)
+        assertFailsWithOneLine(try run(["masker", "apply", "--masker", path("s.safetensors"), "--input", path("nan.npy"), "--output", path("o.npy")]),
+                               mentioning: ["nan.npy", "non-finite"])
+    }
+
+    func testNothingToWriteIsRefused() throws {
+        let result = try run(["masker", "init", "--apm", "none", "--channels", "4", "--height", "5", "--width", "6", "--output", path("m.safetensors")])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("--acpa"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("m.safetensors")))
+    }
+}
