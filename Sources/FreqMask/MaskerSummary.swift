@@ -48,6 +48,20 @@ public struct MaskerSummary {
                         metadata: state.metadata)
     }
 
+    /// sigmoid(mask) averaged over the mask channels, [H * W] row-major, for the amplitude and
+    /// the phase mask, in the masks' own (fftshifted) coordinates: the zero frequency sits at
+    /// (H/2, W/2), low frequencies in the middle. Nil without an amplitude-phase masker.
+    public static func channelAveragedFactors(_ state: MaskerState) -> (height: Int, width: Int, amplitude: [Float], phase: [Float])? {
+        guard let apm = state.amplitudePhase else { return nil }
+        let planeSize = apm.height * apm.width
+        func average(_ mask: Tensor) -> [Float] {
+            var sums = [Double](repeating: 0, count: planeSize)
+            for (i, value) in mask.scalars.enumerated() { sums[i % planeSize] += Double(sigmoid(value)) }
+            return sums.map { Float($0 / Double(apm.maskChannels)) }
+        }
+        return (apm.height, apm.width, average(apm.maskAmplitude), average(apm.maskPhase))
+    }
+
     public var text: String {
         var lines: [String] = []
         for mask in report.masks {

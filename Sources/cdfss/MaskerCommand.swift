@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FreqMask
+import Imaging
 import TensorCore
 
 struct MaskerCommand: ParsableCommand {
@@ -108,14 +109,31 @@ struct MaskerShow: ParsableCommand {
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
+    @Option(help: ArgumentHelp(
+        "Draw sigmoid(mask_amplitude) and sigmoid(mask_phase), averaged over channels, as heatmaps (PNG).",
+        discussion: "Zero frequency in the centre, as the masks are stored; colour scale 0 (dark) to 1 (bright)."))
+    var png: String?
+
     func run() throws {
         let state = try MaskerState.read(URL(fileURLWithPath: file))
+        if let png {
+            guard let factors = MaskerSummary.channelAveragedFactors(state) else {
+                throw InputError("\(file): has no amplitude-phase masker to draw (--png needs apm.mask_amplitude and apm.mask_phase)")
+            }
+            // Cells of at least 12 pixels, and panels of at least about 200 pixels.
+            let scale = max(12, 208 / max(factors.height, factors.width))
+            let panels = [factors.amplitude, factors.phase].map {
+                heatmap(values: $0, width: factors.width, height: factors.height, range: 0...1, scale: scale)
+            }
+            try sideBySide(panels, gap: 8).writePNG(to: URL(fileURLWithPath: png))
+        }
         let summary = MaskerSummary(state)
         if json {
             print(try summary.json())
         } else {
             print("\(file): \(describe(state))")
             print(summary.text, terminator: "")
+            if let png { print("heatmaps (amplitude | phase): \(png)") }
         }
     }
 }

@@ -84,6 +84,20 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(try NumPyArray.read(URL(fileURLWithPath: path("out.npy"))), expected)
     }
 
+    func testShowDrawsHeatmapsAndRefusesWithoutMasks() throws {
+        let masker = path("m.safetensors")
+        XCTAssertEqual(try run(["masker", "init", "--apm", "s", "--channels", "8", "--height", "7", "--width", "9", "--output", masker]).status, 0)
+        let shown = try run(["masker", "show", masker, "--png", path("m.png")])
+        XCTAssertEqual(shown.status, 0, shown.stderr)
+        let png = try Data(contentsOf: URL(fileURLWithPath: path("m.png")))
+        XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+
+        let attentionOnly = path("a.safetensors")
+        XCTAssertEqual(try run(["masker", "init", "--apm", "none", "--acpa", "--channels", "8", "--height", "7", "--width", "9", "--output", attentionOnly]).status, 0)
+        assertFailsWithOneLine(try run(["masker", "show", attentionOnly, "--png", path("a.png")]), mentioning: [attentionOnly, "--png"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("a.png")))
+    }
+
     func testWrongFeatureShapeIsOneLineAndWritesNothing() throws {
         let masker = path("m.safetensors")
         XCTAssertEqual(try run(["masker", "init", "--apm", "m", "--channels", "4", "--height", "5", "--width", "6", "--output", masker]).status, 0)
