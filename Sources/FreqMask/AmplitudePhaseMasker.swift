@@ -143,28 +143,21 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
         let sp = maskPhase.scalars.map(sigmoid)
         var aOwn = [Float](repeating: 0, count: rows * slots)
         var aMirror = aOwn, pOwn = aOwn, pMirror = aOwn
+        let planeSize = height * width
         for row in 0..<rows {
-            let maskChannel = (row + maskChannels / 2) % maskChannels
+            let maskPlane = (row + maskChannels / 2) % maskChannels * planeSize
             for slot in 0..<layout.occupiedSlots {
-                let (own, mirror) = layout.frequencies(ofSlot: slot)
-                let ownIndex = maskIndex(channel: maskChannel, frequency: own)
-                let mirrorIndex = maskIndex(channel: maskChannel, frequency: mirror)
-                aOwn[row * slots + slot] = sa[ownIndex]
-                aMirror[row * slots + slot] = sa[mirrorIndex]
-                pOwn[row * slots + slot] = sp[ownIndex]
-                pMirror[row * slots + slot] = sp[mirrorIndex]
+                let own = maskPlane + layout.maskPositionOwn[slot]
+                let mirror = maskPlane + layout.maskPositionMirror[slot]
+                aOwn[row * slots + slot] = sa[own]
+                aMirror[row * slots + slot] = sa[mirror]
+                pOwn[row * slots + slot] = sp[own]
+                pMirror[row * slots + slot] = sp[mirror]
             }
         }
         return RolledMasks(rows: rows, amplitudeOwn: FloatBuffer(aOwn), amplitudeMirror: FloatBuffer(aMirror),
                            phaseOwn: FloatBuffer(pOwn), phaseMirror: FloatBuffer(pMirror),
                            sigmoidAmplitude: sa, sigmoidPhase: sp)
-    }
-
-    /// The flat mask index that multiplies unshifted frequency (k1, k2) of mask channel `channel`.
-    func maskIndex(channel: Int, frequency: (Int, Int)) -> Int {
-        let row = (frequency.0 + height / 2) % height
-        let column = (frequency.1 + width / 2) % width
-        return (channel * height + row) * width + column
     }
 
     func validate(_ x: Tensor) throws {
@@ -196,8 +189,8 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
         let slots = layout.slotsPerPlane
         let chunks = ChannelChunks(channels: channels, size: Self.channelsPerChunk)
         let plans = chunks.sizes.map { planes in
-            (planes, FFTPlans.shared.realToHalfSplit(height: height, width: width, planes: planes, spectrumStride: slots),
-             FFTPlans.shared.halfSplitToReal(height: height, width: width, planes: planes, spectrumStride: slots))
+            (planes, FFTPlans.shared.realToHalf(height: height, width: width, planes: planes, spectrumStride: slots),
+             FFTPlans.shared.halfToReal(height: height, width: width, planes: planes, spectrumStride: slots))
         }
         let scale = 1 / Float(planeSize)
         let output = Tensor(shape: x.shape, unsafeUninitialized: { out in
@@ -205,8 +198,7 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
                 let outBase = out.baseAddress!
                 parallelFor(chunks.count) { range in
                     let planeBuffer = AlignedBuffer(count: chunks.size * planeSize)
-                    let real = AlignedBuffer(count: chunks.size * slots)
-                    let imag = AlignedBuffer(count: chunks.size * slots)
+                    let spectrum = AlignedBuffer(count: 2 * chunks.size * slots)
                     for chunk in range {
                         let channelRange = chunks.range(chunk)
                         let planes = channelRange.count
@@ -214,15 +206,19 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
                         for n in 0..<batch {
                             let firstPlane = n * channels + channelRange.lowerBound
                             planeBuffer.pointer.update(from: input.baseAddress! + firstPlane * planeSize, count: planes * planeSize)
-                            fftwf_execute_split_dft_r2c(forwardPlan, planeBuffer.pointer, real.pointer, imag.pointer)
+                            spectrum.pointer.withMemoryRebound(to: fftwf_complex.self, capacity: planes * slots) {
+                                fftwf_execute_dft_r2c(forwardPlan, planeBuffer.pointer, $0)
+                            }
                             for p in 0..<planes {
                                 let channel = channelRange.lowerBound + p
                                 let row = variant == .perChannel ? channel : 0
-                                maskSpectrum(real: real.pointer + p * slots, imag: imag.pointer + p * slots,
+                                maskSpectrum(spectrum.pointer + 2 * p * slots,
                                              masks: masks, row: row, layout: layout,
                                              tape: tape, tapeOffset: (firstPlane + p) * slots)
                             }
-                            fftwf_execute_split_dft_c2r(inversePlan, real.pointer, imag.pointer, planeBuffer.pointer)
+                            spectrum.pointer.withMemoryRebound(to: fftwf_complex.self, capacity: planes * slots) {
+                                fftwf_execute_dft_c2r(inversePlan, $0, planeBuffer.pointer)
+                            }
                             let destination = outBase + firstPlane * planeSize
                             for i in 0..<(planes * planeSize) { destination[i] = planeBuffer.pointer[i] * scale }
                         }
@@ -238,7 +234,7 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
     /// which is (Z_k + conj Z_-k) / 2 since F_-k = conj F_k; at self-conjugate frequencies only
     /// its real part exists.
     @inline(__always)
-    private func maskSpectrum(real: UnsafeMutablePointer<Float>, imag: UnsafeMutablePointer<Float>,
+    private func maskSpectrum(_ spectrum: UnsafeMutablePointer<Float>,
                               masks: RolledMasks, row: Int, layout: HalfSpectrumLayout,
                               tape: Tape?, tapeOffset: Int) {
         let slots = layout.slotsPerPlane
@@ -247,8 +243,7 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
         let pOwn = masks.phaseOwn.pointer + maskOffset, pMirror = masks.phaseMirror.pointer + maskOffset
         let imaginaryWeight = layout.imaginaryWeight.pointer
         for j in stride(from: 0, to: slots, by: FloatVector.scalarCount) {
-            let u = FloatVector(load: real + j)
-            let v = FloatVector(load: imag + j)
+            let (u, v) = loadComplex(spectrum + 2 * j)
             let r = (u * u + v * v).squareRoot()
             let phi = FastMath.atan2(v, u)
             let own = FastMath.sincos(FloatVector(load: pOwn + j) * phi)
@@ -256,8 +251,9 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
             let a = FloatVector(load: aOwn + j)
             let am = FloatVector(load: aMirror + j)
             let halfR = 0.5 * r
-            (halfR * (a * own.cos + am * mirror.cos)).store(to: real + j)
-            (halfR * (a * own.sin + am * mirror.sin) * FloatVector(load: imaginaryWeight + j)).store(to: imag + j)
+            storeComplex(halfR * (a * own.cos + am * mirror.cos),
+                         halfR * (a * own.sin + am * mirror.sin) * FloatVector(load: imaginaryWeight + j),
+                         to: spectrum + 2 * j)
             if let tape {
                 let t = tapeOffset + j
                 u.store(to: tape.u.pointer + t)
@@ -285,8 +281,8 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
         let slots = layout.slotsPerPlane
         let chunks = ChannelChunks(channels: channels, size: Self.channelsPerChunk)
         let plans = chunks.sizes.map { planes in
-            (planes, FFTPlans.shared.realToHalfSplit(height: height, width: width, planes: planes, spectrumStride: slots),
-             FFTPlans.shared.halfSplitToReal(height: height, width: width, planes: planes, spectrumStride: slots))
+            (planes, FFTPlans.shared.realToHalf(height: height, width: width, planes: planes, spectrumStride: slots),
+             FFTPlans.shared.halfToReal(height: height, width: width, planes: planes, spectrumStride: slots))
         }
         // Mask-gradient accumulators in slot layout: one row per input channel for APM-M (each
         // chunk owns its rows), one row per chunk for APM-S (summed afterwards).
@@ -307,8 +303,7 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
             let gxBase = gx.baseAddress!
             parallelFor(chunks.count) { range in
                 let planeBuffer = AlignedBuffer(count: chunks.size * planeSize)
-                let real = AlignedBuffer(count: chunks.size * slots)
-                let imag = AlignedBuffer(count: chunks.size * slots)
+                let spectrum = AlignedBuffer(count: 2 * chunks.size * slots)
                 for chunk in range {
                     let channelRange = chunks.range(chunk)
                     let planes = channelRange.count
@@ -316,17 +311,21 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
                     for n in 0..<batch {
                         let firstPlane = n * channels + channelRange.lowerBound
                         planeBuffer.pointer.update(from: g.baseAddress! + firstPlane * planeSize, count: planes * planeSize)
-                        fftwf_execute_split_dft_r2c(forwardPlan, planeBuffer.pointer, real.pointer, imag.pointer)
+                        spectrum.pointer.withMemoryRebound(to: fftwf_complex.self, capacity: planes * slots) {
+                                fftwf_execute_dft_r2c(forwardPlan, planeBuffer.pointer, $0)
+                            }
                         for p in 0..<planes {
                             let channel = channelRange.lowerBound + p
-                            backwardSpectrum(real: real.pointer + p * slots, imag: imag.pointer + p * slots,
+                            backwardSpectrum(spectrum.pointer + 2 * p * slots,
                                              scale: spectrumScale, masks: masks,
                                              maskRow: variant == .perChannel ? channel : 0,
                                              accumulators: accumulators,
                                              accumulatorRow: variant == .perChannel ? channel : chunk,
                                              layout: layout, tape: tape, tapeOffset: (firstPlane + p) * slots)
                         }
-                        fftwf_execute_split_dft_c2r(inversePlan, real.pointer, imag.pointer, planeBuffer.pointer)
+                        spectrum.pointer.withMemoryRebound(to: fftwf_complex.self, capacity: planes * slots) {
+                                fftwf_execute_dft_c2r(inversePlan, $0, planeBuffer.pointer)
+                            }
                         (gxBase + firstPlane * planeSize).update(from: planeBuffer.pointer, count: planes * planeSize)
                     }
                 }
@@ -356,7 +355,7 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
     /// angle give). Out, in place: the Hermitian part of dL/dF, whose real inverse transform is
     /// the input gradient.
     @inline(__always)
-    private func backwardSpectrum(real: UnsafeMutablePointer<Float>, imag: UnsafeMutablePointer<Float>,
+    private func backwardSpectrum(_ spectrum: UnsafeMutablePointer<Float>,
                                   scale: Float, masks: RolledMasks, maskRow: Int,
                                   accumulators: SlotAccumulators, accumulatorRow: Int,
                                   layout: HalfSpectrumLayout, tape: Tape, tapeOffset: Int) {
@@ -365,8 +364,9 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
         let acc = accumulatorRow * slots
         for j in stride(from: 0, to: slots, by: FloatVector.scalarCount) {
             let t = tapeOffset + j
-            let gRe = FloatVector(load: real + j) * scale
-            let gIm = FloatVector(load: imag + j) * scale
+            let (gradRe, gradIm) = loadComplex(spectrum + 2 * j)
+            let gRe = gradRe * scale
+            let gIm = gradIm * scale
             let u = FloatVector(load: tape.u.pointer + t)
             let v = FloatVector(load: tape.v.pointer + t)
             let r = FloatVector(load: tape.r.pointer + t)
@@ -404,8 +404,7 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
             let inverseR2 = inverseR * inverseR
             let outRe = 0.5 * (magnitudeSum * u * inverseR - angleDifference * v * inverseR2)
             let outIm = 0.5 * (magnitudeSum * v * inverseR + angleDifference * u * inverseR2)
-            outRe.store(to: real + j)
-            (outIm * FloatVector(load: layout.imaginaryWeight.pointer + j)).store(to: imag + j)
+            storeComplex(outRe, outIm * FloatVector(load: layout.imaginaryWeight.pointer + j), to: spectrum + 2 * j)
         }
     }
 
@@ -417,16 +416,16 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
         let slots = layout.slotsPerPlane
         var gradAmplitude = [Float](repeating: 0, count: maskAmplitude.count)
         var gradPhase = gradAmplitude
+        let planeSize = height * width
         for row in 0..<rows {
-            let maskChannel = variant == .perChannel ? (row + maskChannels / 2) % maskChannels : 0
+            let maskPlane = variant == .perChannel ? (row + maskChannels / 2) % maskChannels * planeSize : 0
             for slot in 0..<layout.occupiedSlots {
-                let (own, mirror) = layout.frequencies(ofSlot: slot)
-                let ownIndex = maskIndex(channel: maskChannel, frequency: own)
-                let mirrorIndex = maskIndex(channel: maskChannel, frequency: mirror)
-                gradAmplitude[ownIndex] += amplitudeOwn[row * slots + slot]
-                gradPhase[ownIndex] += phaseOwn[row * slots + slot]
-                gradAmplitude[mirrorIndex] += amplitudeMirror[row * slots + slot]
-                gradPhase[mirrorIndex] += phaseMirror[row * slots + slot]
+                let own = maskPlane + layout.maskPositionOwn[slot]
+                let mirror = maskPlane + layout.maskPositionMirror[slot]
+                gradAmplitude[own] += amplitudeOwn[row * slots + slot]
+                gradPhase[own] += phaseOwn[row * slots + slot]
+                gradAmplitude[mirror] += amplitudeMirror[row * slots + slot]
+                gradPhase[mirror] += phaseMirror[row * slots + slot]
             }
         }
         for i in 0..<gradAmplitude.count {
@@ -472,6 +471,22 @@ extension Dictionary where Key == String, Value == Tensor {
             self[name] = gradient
         }
     }
+}
+
+/// Eight interleaved complex numbers (re, im, re, im, ...) as a vector of real parts and a
+/// vector of imaginary parts.
+@inline(__always)
+func loadComplex(_ pointer: UnsafeMutablePointer<Float>) -> (re: FloatVector, im: FloatVector) {
+    let pairs = UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<Float>.self)
+    return (pairs.evenHalf, pairs.oddHalf)
+}
+
+@inline(__always)
+func storeComplex(_ re: FloatVector, _ im: FloatVector, to pointer: UnsafeMutablePointer<Float>) {
+    var pairs = SIMD16<Float>()
+    pairs.evenHalf = re
+    pairs.oddHalf = im
+    UnsafeMutableRawPointer(pointer).storeBytes(of: pairs, as: SIMD16<Float>.self)
 }
 
 extension SIMD8 where Scalar == Float {

@@ -140,31 +140,46 @@ public final class ChannelPhaseAttention: FeaturePlugin {
                 parallelFor(planes, minimumChunk: 256) { range in
                     for plane in range {
                         let base = input.baseAddress! + plane * planeSize
-                        // The four real sums: plain, alternating over rows, over columns, over both.
-                        var plain: Double = 0, rows: Double = 0, columns: Double = 0, both: Double = 0
-                        for h in 0..<height {
-                            var rowSum: Float = 0, rowAlternating: Float = 0
-                            for w in 0..<width {
-                                let value = base[h * width + w]
-                                rowSum += value
-                                rowAlternating += w & 1 == 0 ? value : -value
+                        var negative = sum(base, count: planeSize) < 0 ? 1 : 0
+                        if evenHeight || evenWidth {
+                            // The Nyquist terms: sums alternating over rows, columns, or both.
+                            var rows: Double = 0, columns: Double = 0, both: Double = 0
+                            for h in 0..<height {
+                                var rowSum: Float = 0, rowAlternating: Float = 0
+                                for w in 0..<width {
+                                    let value = base[h * width + w]
+                                    rowSum += value
+                                    rowAlternating += w & 1 == 0 ? value : -value
+                                }
+                                let rowSign: Double = h & 1 == 0 ? 1 : -1
+                                rows += rowSign * Double(rowSum)
+                                columns += Double(rowAlternating)
+                                both += rowSign * Double(rowAlternating)
                             }
-                            let rowSign: Double = h & 1 == 0 ? 1 : -1
-                            plain += Double(rowSum)
-                            rows += rowSign * Double(rowSum)
-                            columns += Double(rowAlternating)
-                            both += rowSign * Double(rowAlternating)
+                            if evenHeight, rows < 0 { negative += 1 }
+                            if evenWidth, columns < 0 { negative += 1 }
+                            if evenHeight, evenWidth, both < 0 { negative += 1 }
                         }
-                        var negative = plain < 0 ? 1 : 0
-                        if evenHeight, rows < 0 { negative += 1 }
-                        if evenWidth, columns < 0 { negative += 1 }
-                        if evenHeight, evenWidth, both < 0 { negative += 1 }
                         outBase[plane] = Float(negative) * step
                     }
                 }
             }
         }
         return pooled
+    }
+
+    /// The sum of `count` floats, eight lanes at a time.
+    @inline(__always)
+    private func sum(_ values: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD8<Float>(repeating: 0)
+        var i = 0
+        while i + 8 <= count {
+            lanes += UnsafeRawPointer(values + i).loadUnaligned(as: SIMD8<Float>.self)
+            i += 8
+        }
+        var total = lanes.sum()
+        while i < count { total += values[i]; i += 1 }
+        return total
     }
 
     func validate(_ x: Tensor) throws {

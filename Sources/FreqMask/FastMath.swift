@@ -3,11 +3,11 @@
 /// One masker pass over six 2048 x 13 x 13 feature maps needs about two million atan2 and four
 /// million sin/cos; the C library does them one at a time. These work on eight lanes at once
 /// with the classic Cephes single-precision polynomials and a Cody-Waite range reduction.
-public typealias FloatVector = SIMD8<Float>
+typealias FloatVector = SIMD8<Float>
 
-public enum FastMath {
+enum FastMath {
     /// atan(z) for z in [0, 1], reduced once more around tan(pi/8).
-    @inline(__always)
+    @_transparent
     static func arctangentUnit(_ z: FloatVector) -> FloatVector {
         let large = z .> FloatVector(repeating: 0.414_213_562_373_095_05)  // tan(pi/8)
         let reduced = (z - 1) / (z + 1)
@@ -23,8 +23,8 @@ public enum FastMath {
 
     /// atan2(y, x) lane by lane, with atan2's quadrants and signs; atan2(0, 0) = 0 as torch's
     /// `angle` of a zero complex number.
-    @inline(__always)
-    public static func atan2(_ y: FloatVector, _ x: FloatVector) -> FloatVector {
+    @_transparent
+    static func atan2(_ y: FloatVector, _ x: FloatVector) -> FloatVector {
         let ax = FloatVector(bitPattern: x.bitPattern & 0x7fff_ffff)
         let ay = FloatVector(bitPattern: y.bitPattern & 0x7fff_ffff)
         let yLarger = ay .> ax
@@ -41,8 +41,8 @@ public enum FastMath {
     }
 
     /// sin(x) and cos(x) lane by lane, for |x| up to a few thousand.
-    @inline(__always)
-    public static func sincos(_ x: FloatVector) -> (sin: FloatVector, cos: FloatVector) {
+    @_transparent  // mandatory inlining: out of line, the two halves of each vector go through the stack
+    static func sincos(_ x: FloatVector) -> (sin: FloatVector, cos: FloatVector) {
         // Round to the nearest integer with the 1.5 * 2^23 trick (exact for |x| < 2^22); the
         // generic SIMD rounding and float-to-int conversions are not vectorised.
         let magic = FloatVector(repeating: 12_582_912)

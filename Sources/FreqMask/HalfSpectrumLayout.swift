@@ -2,7 +2,7 @@
 ///
 /// A real plane's spectrum is Hermitian: F(-k) = conj F(k). FFTW's real transforms store only
 /// the columns k2 = 0 ... W/2 ("half spectrum", H x (W/2+1)); we keep each plane's half spectrum
-/// in `slotsPerPlane` floats, padded to a multiple of the vector width so that kernels run whole
+/// in `slotsPerPlane` interleaved complex slots, padded to a multiple of the vector width so that kernels run whole
 /// vectors with no tail. Every slot k also stands for its mirror -k, which the half spectrum
 /// does not store unless k sits in a self-mirrored column (k2 = 0, or k2 = W/2 for even W).
 struct HalfSpectrumLayout {
@@ -19,6 +19,11 @@ struct HalfSpectrumLayout {
     /// 0 at self-conjugate frequencies (k = -k: DC and Nyquist points), whose Hermitian part
     /// is real; 1 elsewhere; 0 in padding.
     let imaginaryWeight: FloatBuffer
+    /// For each occupied slot, the position within a mask plane [H, W] that multiplies the
+    /// slot's own frequency and its mirror's: masks are stored fftshifted, so frequency
+    /// (k1, k2) reads mask position ((k1 + H/2) mod H, (k2 + W/2) mod W).
+    let maskPositionOwn: [Int]
+    let maskPositionMirror: [Int]
 
     init(height: Int, width: Int) {
         self.height = height
@@ -39,13 +44,10 @@ struct HalfSpectrumLayout {
         }
         mirrorWeight = FloatBuffer(mirror)
         imaginaryWeight = FloatBuffer(imaginary)
-    }
-
-    /// The full-spectrum frequency (k1, k2) of a slot and of its mirror.
-    func frequencies(ofSlot slot: Int) -> (own: (Int, Int), mirror: (Int, Int)) {
-        let k1 = slot / halfWidth
-        let k2 = slot % halfWidth
-        return ((k1, k2), ((height - k1) % height, (width - k2) % width))
+        let position = { (k1: Int, k2: Int) in ((k1 + height / 2) % height) * width + (k2 + width / 2) % width }
+        let halfWidth = self.halfWidth
+        maskPositionOwn = (0..<occupied).map { position($0 / halfWidth, $0 % halfWidth) }
+        maskPositionMirror = (0..<occupied).map { position((height - $0 / halfWidth) % height, (width - $0 % halfWidth) % width) }
     }
 }
 
