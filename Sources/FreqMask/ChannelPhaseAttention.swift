@@ -117,9 +117,13 @@ public final class ChannelPhaseAttention: FeaturePlugin {
         }
         let output = Tensor(shape: x.shape, unsafeUninitialized: { out in
             x.withUnsafeBufferPointer { input in
-                for plane in 0..<(batch * channels) {
-                    let weight = attention[plane]
-                    for i in (plane * planeSize)..<((plane + 1) * planeSize) { out[i] = input[i] * weight }
+                attention.withUnsafeBufferPointer { weights in
+                    let (source, destination) = (input.baseAddress!, out.baseAddress!)
+                    parallelFor(batch * channels, minimumChunk: 256) { planes in
+                        for plane in planes {
+                            scale(source + plane * planeSize, by: weights[plane], into: destination + plane * planeSize, count: planeSize)
+                        }
+                    }
                 }
             }
         })
@@ -168,6 +172,33 @@ public final class ChannelPhaseAttention: FeaturePlugin {
         return pooled
     }
 
+    /// destination = source * factor, eight lanes at a time.
+    @inline(__always)
+    private func scale(_ source: UnsafePointer<Float>, by factor: Float, into destination: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            let v = UnsafeRawPointer(source + i).loadUnaligned(as: SIMD8<Float>.self) * factor
+            UnsafeMutableRawPointer(destination + i).storeBytes(of: v, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < count { destination[i] = source[i] * factor; i += 1 }
+    }
+
+    /// sum of a * b over `count` floats, eight lanes at a time.
+    @inline(__always)
+    private func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD8<Float>(repeating: 0)
+        var i = 0
+        while i + 8 <= count {
+            lanes = lanes.addingProduct(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self),
+                                        UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self))
+            i += 8
+        }
+        var total = lanes.sum()
+        while i < count { total += a[i] * b[i]; i += 1 }
+        return total
+    }
+
     /// The sum of `count` floats, eight lanes at a time.
     @inline(__always)
     private func sum(_ values: UnsafePointer<Float>, count: Int) -> Float {
@@ -208,14 +239,17 @@ public final class ChannelPhaseAttention: FeaturePlugin {
         let gradInput = Tensor(shape: x.shape, unsafeUninitialized: { out in
             x.withUnsafeBufferPointer { input in
                 gradOutput.withUnsafeBufferPointer { g in
-                    for plane in 0..<(batch * channels) {
-                        let weight = tape.attention[plane]
-                        var gradAttention: Float = 0
-                        for i in (plane * planeSize)..<((plane + 1) * planeSize) {
-                            out[i] = g[i] * weight
-                            gradAttention += g[i] * input[i]
+                    gradScores.withUnsafeMutableBufferPointer { scores in
+                        let (source, gradient, destination, scoresBase) = (input.baseAddress!, g.baseAddress!, out.baseAddress!, scores.baseAddress!)
+                        parallelFor(batch * channels, minimumChunk: 256) { planes in
+                            for plane in planes {
+                                let offset = plane * planeSize
+                                let weight = tape.attention[plane]
+                                scale(gradient + offset, by: weight, into: destination + offset, count: planeSize)
+                                let gradAttention = dotProduct(gradient + offset, source + offset, count: planeSize)
+                                scoresBase[plane] = gradAttention * weight * (1 - weight)
+                            }
                         }
-                        gradScores[plane] = gradAttention * weight * (1 - weight)
                     }
                 }
             }

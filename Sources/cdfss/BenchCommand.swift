@@ -75,8 +75,21 @@ struct BenchCommand: ParsableCommand {
             let gradMasked = acpa.backward(gradOutput, tape: acpaTape, parameterGradients: &gradients)
             _ = apm.backward(gradMasked, tape: apmTape, parameterGradients: &gradients)
         }
+        // Each layer alone, to see where the time goes.
+        let (masked, apmTape) = try apm.forwardForTraining(x)
+        let (_, acpaTape) = try acpa.forwardForTraining(masked)
+        var gradients: [String: Tensor] = [:]
+        let gradMasked = acpa.backward(gradOutput, tape: acpaTape, parameterGradients: &gradients)
+        let apmForward = try Timing.measure(runs: runs) { _ = try apm.forwardForTraining(x) }
+        let acpaForward = try Timing.measure(runs: runs) { _ = try acpa.forwardForTraining(masked) }
+        let acpaBackward = Timing.measure(runs: runs) { _ = acpa.backward(gradOutput, tape: acpaTape, parameterGradients: &gradients) }
+        let apmBackward = Timing.measure(runs: runs) { _ = apm.backward(gradMasked, tape: apmTape, parameterGradients: &gradients) }
         let shapeText = Tensor(zeros: shape).shapeDescription
         return [result("maskers.forward", shape: shapeText, forward),
-                result("maskers.forward_backward", shape: shapeText, training)]
+                result("maskers.forward_backward", shape: shapeText, training),
+                result("  apm-m.forward (training)", shape: shapeText, apmForward),
+                result("  acpa.forward (training)", shape: shapeText, acpaForward),
+                result("  acpa.backward", shape: shapeText, acpaBackward),
+                result("  apm-m.backward", shape: shapeText, apmBackward)]
     }
 }
