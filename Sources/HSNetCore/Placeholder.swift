@@ -1,1 +1,0 @@
-import TensorCore // placeholder until the first real file lands
