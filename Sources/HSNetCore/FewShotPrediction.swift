@@ -1,0 +1,99 @@
+import Foundation
+import Imaging
+import TensorCore
+
+/// The segmentation of one query picture from K annotated support pictures.
+public struct FewShotPrediction: Sendable {
+    /// The predicted mask at the query picture's own size: 1 foreground, 0 background
+    /// (`visibleMask` makes it 0/255 for viewing).
+    public let mask: GrayImage
+    /// For each pixel of the query picture, how many shots called it foreground.
+    public let votes: [Int32]
+    /// The foreground fraction of each shot's own decision (before the vote).
+    public let shotForegroundFractions: [Double]
+    /// The side of the square network input the pictures were resized to.
+    public let imageSize: Int
+
+    public var shots: Int { shotForegroundFractions.count }
+
+    /// The foreground fraction of the voted mask.
+    public var foregroundFraction: Double {
+        Double(mask.pixels.reduce(0) { $0 + Int($1) }) / Double(max(1, mask.pixels.count))
+    }
+}
+
+extension HSNet {
+    /// The largest layer-2 correlation pyramid (4 taps of (S/8)^4 floats) a prediction may
+    /// allocate; 400 x 400 needs 100 MB, 640 x 640 about 1 GB.
+    public static let maximumPyramidBytes = 1 << 30
+
+    /// Checks a network input size: at least 16 (the backbone's stride makes smaller inputs
+    /// meaningless) and small enough that the layer-2 correlation fits `maximumPyramidBytes`.
+    public static func checkImageSize(_ size: Int) throws {
+        guard size >= 16 else { throw InputError("image size \(size) is too small (HSNet needs at least 16)") }
+        let layer2 = featureSize(layer: 2, imageHeight: size, imageWidth: size)
+        let positions = layer2.height * layer2.width
+        let bytes = 4 * 4 * positions * positions
+        guard bytes <= maximumPyramidBytes else {
+            let largest = stride(from: size, through: 16, by: -1).first { s in
+                let l2 = featureSize(layer: 2, imageHeight: s, imageWidth: s)
+                return 16 * (l2.height * l2.width) * (l2.height * l2.width) <= maximumPyramidBytes
+            } ?? 16
+            throw InputError("image size \(size) needs a \(bytes >> 20) MiB layer-2 correlation; use \(largest) or less (HSNet was trained at 400)")
+        }
+    }
+
+    /// HSNet's prediction with the output at the query picture's own size, as its evaluation
+    /// with `use_original_imgsize` does: pictures resized to `imageSize` x `imageSize`
+    /// (antialiased bilinear, as torchvision on PIL images) and normalised; support masks
+    /// resized with torch's nearest rule and binarised at 128; every shot's logits resized
+    /// (bilinear, align_corners=True) to the query picture's size; the shots' argmax masks
+    /// summed and thresholded at half the top vote (`ShotVote`).
+    public func predict(query: RGBImage, supports: [RGBImage], supportMasks: [GrayImage],
+                        imageSize: Int = 400) throws -> FewShotPrediction {
+        try Self.checkImageSize(imageSize)
+        guard !supports.isEmpty else { throw InputError("no support image given (one or more are needed)") }
+        guard supports.count == supportMasks.count else {
+            throw InputError("\(supports.count) support images but \(supportMasks.count) support masks (one mask per image)")
+        }
+        guard query.width > 0, query.height > 0 else { throw InputError("the query picture is empty") }
+        for (index, (image, mask)) in zip(supports, supportMasks).enumerated() {
+            guard image.width == mask.width, image.height == mask.height else {
+                throw InputError("support \(index + 1): the mask is \(mask.width) x \(mask.height) but its image is \(image.width) x \(image.height)")
+            }
+        }
+        // One shot at a time, its logits resized from the decoder's resolution straight to the
+        // query picture's size, so K full-size logit maps never coexist.
+        let (height, width) = (query.height, query.width)
+        var votes = [Int32](repeating: 0, count: height * width)
+        var fractions: [Double] = []
+        try forEachShot(query: imageTensor(query, size: imageSize), shots: supports.count,
+                        supportImage: { imageTensor(supports[$0], size: imageSize) },
+                        supportMask: { maskTensor(supportMasks[$0], size: imageSize).reshaped([imageSize, imageSize]) },
+                        height: height, width: width, observe: nil) { _, logits in
+            let shotVotes = try ShotVote.votes(logits)
+            fractions.append(Double(shotVotes.reduce(0) { $0 + Int($1) }) / Double(votes.count))
+            for i in votes.indices { votes[i] += shotVotes[i] }
+        }
+        let voted = ShotVote.mask(votes: votes, height: height, width: width)
+        return FewShotPrediction(mask: GrayImage(width: width, height: height, pixels: voted.scalars.map { $0 > 0 ? 1 : 0 }),
+                                 votes: votes, shotForegroundFractions: fractions, imageSize: imageSize)
+    }
+
+    /// `predict(query:supports:supportMasks:imageSize:)` on picture files (PNG, JPEG, TIFF);
+    /// errors name the file.
+    public func predict(queryFile: URL, supportFiles: [URL], supportMaskFiles: [URL],
+                        imageSize: Int = 400) throws -> FewShotPrediction {
+        guard supportFiles.count == supportMaskFiles.count else {
+            throw InputError("\(supportFiles.count) support images but \(supportMaskFiles.count) support masks (one mask per image)")
+        }
+        let query = try RGBImage(contentsOf: queryFile)
+        let supports = try supportFiles.map { try RGBImage(contentsOf: $0) }
+        let masks = try supportMaskFiles.map { try GrayImage(contentsOf: $0) }
+        for (index, (image, mask)) in zip(supports, masks).enumerated()
+        where image.width != mask.width || image.height != mask.height {
+            throw InputError("\(supportMaskFiles[index].path): the mask is \(mask.width) x \(mask.height) but its image \(supportFiles[index].lastPathComponent) is \(image.width) x \(image.height)")
+        }
+        return try predict(query: query, supports: supports, supportMasks: masks, imageSize: imageSize)
+    }
+}

@@ -1,0 +1,131 @@
+import TensorCore
+
+/// torchvision's ResNet-50 as HSNet uses it: a frozen feature extractor whose BatchNorm runs in
+/// eval mode (folded into the convolutions at load time, eps 1e-5).
+///
+/// The stem (7x7 conv, BatchNorm, ReLU, 3x3 max-pool) and layer 1 run but are not tapped;
+/// every bottleneck of layers 2, 3 and 4 gives one tap, its residual sum before the final ReLU
+/// (HSNet's feature ids 4...16): 4 taps of 512 channels at 1/8 of the image size, 6 of 1024
+/// at 1/16 and 3 of 2048 at 1/32.
+public struct ResNet50Backbone {
+    /// Bottlenecks per layer.
+    public static let blockCounts = [3, 4, 6, 3]
+    /// The backbone layer of each of the 13 taps.
+    public static let tapLayers = [2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 4, 4, 4]
+    /// Channels of each layer's output (and taps).
+    public static let layerChannels = [256, 512, 1024, 2048]
+
+    /// conv1 with bn1 folded in.
+    public var stem: Conv2d
+    /// layer1 ... layer4.
+    public var layers: [[Bottleneck]]
+
+    public init(stem: Conv2d, layers: [[Bottleneck]]) {
+        self.stem = stem
+        self.layers = layers
+    }
+
+    /// Loads the backbone from a state dict, with every name under `prefix` (`backbone.` inside
+    /// an HSNet checkpoint, empty for torchvision's ImageNet file, whose `fc.*` head is
+    /// accepted and ignored). Every problem is reported in one `InputError`.
+    public init(stateDict: [(name: String, tensor: Tensor)], prefix: String = "", source: String = "state dict") throws {
+        let reader = try StateDictReader(stateDict, source: source)
+        let backbone = Self.load(from: reader, prefix: prefix)
+        _ = reader.takeAll(prefix: prefix + "fc.")
+        try reader.finish(what: "a ResNet-50 backbone")
+        self = backbone!
+    }
+
+    /// The parameter names (relative to the backbone) and shapes, in torchvision's order,
+    /// `num_batches_tracked` excluded.
+    public static var parameterShapes: [(name: String, shape: [Int])] {
+        var shapes: [(name: String, shape: [Int])] = [("conv1.weight", [64, 3, 7, 7])]
+        for field in ["weight", "bias", "running_mean", "running_var"] { shapes.append(("bn1.\(field)", [64])) }
+        var inputChannels = 64
+        for (layer, count) in blockCounts.enumerated() {
+            let planes = 64 << layer
+            for block in 0..<count {
+                let blockShapes = Bottleneck.parameterShapes(inputChannels: inputChannels, planes: planes, projects: block == 0)
+                shapes += blockShapes.map { ("layer\(layer + 1).\(block).\($0.0)", $0.1) }
+                inputChannels = 4 * planes
+            }
+        }
+        return shapes
+    }
+
+    /// Reads every backbone parameter under `prefix`; nil when any is missing or misshapen.
+    static func load(from reader: StateDictReader, prefix: String) -> ResNet50Backbone? {
+        let stem = foldedConv(reader, prefix + "conv1", prefix + "bn1", shape: [64, 3, 7, 7], stride: 2, padding: 3)
+        var layers: [[Bottleneck]] = []
+        var complete = stem != nil
+        var inputChannels = 64
+        for (layer, count) in blockCounts.enumerated() {
+            let planes = 64 << layer
+            var blocks: [Bottleneck] = []
+            for block in 0..<count {
+                let stride = (block == 0 && layer > 0) ? 2 : 1
+                if let loaded = Bottleneck.load(from: reader, prefix: prefix + "layer\(layer + 1).\(block).",
+                                                inputChannels: inputChannels, planes: planes, stride: stride) {
+                    blocks.append(loaded)
+                } else {
+                    complete = false
+                }
+                inputChannels = 4 * planes
+            }
+            layers.append(blocks)
+        }
+        guard complete, let stem else { return nil }
+        return ResNet50Backbone(stem: stem, layers: layers)
+    }
+
+    /// A bias-free convolution followed by an eval-mode BatchNorm, folded into one convolution.
+    static func foldedConv(_ reader: StateDictReader, _ conv: String, _ norm: String,
+                           shape: [Int], stride: Int, padding: Int) -> Conv2d? {
+        let channels = [shape[0]]
+        let weight = reader.take(conv + ".weight", shape: shape)
+        let gamma = reader.take(norm + ".weight", shape: channels)
+        let beta = reader.take(norm + ".bias", shape: channels)
+        let mean = reader.take(norm + ".running_mean", shape: channels)
+        let variance = reader.take(norm + ".running_var", shape: channels)
+        reader.ignore(norm + ".num_batches_tracked")
+        guard let weight, let gamma, let beta, let mean, let variance else { return nil }
+        return Conv2d(weight: weight, bias: nil, stride: stride, padding: padding)
+            .foldingBatchNorm(weight: gamma, bias: beta, runningMean: mean, runningVar: variance, eps: 1e-5)
+    }
+
+    /// Spatial size of the taps of layers 2, 3 and 4 for an image of `height` x `width`:
+    /// the stem halves twice (stride-2 conv, stride-2 max-pool), each later layer once more.
+    public static func tapSizes(imageHeight height: Int, imageWidth width: Int) -> [Int: (height: Int, width: Int)] {
+        func halve(_ n: Int) -> Int { (n - 1) / 2 + 1 }  // k=3,p=1,s=2 and k=7,p=3,s=2 alike
+        var (h, w) = (halve(halve(height)), halve(halve(width)))
+        var sizes: [Int: (height: Int, width: Int)] = [:]
+        for layer in 2...4 {
+            (h, w) = (halve(h), halve(w))
+            sizes[layer] = (h, w)
+        }
+        return sizes
+    }
+
+    /// The 13 taps of `image` [N, 3, H, W], in order (layer 2 first).
+    public func features(_ image: Tensor) -> [Tensor] {
+        var x = stem.forward(image)
+        ReLU.apply(to: &x)
+        x = MaxPool2d(kernelSize: 3, stride: 2, padding: 1).forward(x)
+        var taps: [Tensor] = []
+        taps.reserveCapacity(Self.tapLayers.count)
+        let blockTotal = Self.blockCounts.reduce(0, +)
+        var blockIndex = 0
+        for (layer, blocks) in layers.enumerated() {
+            for block in blocks {
+                var sum = block.residualSum(x)
+                blockIndex += 1
+                if layer > 0 { taps.append(sum) }
+                if blockIndex < blockTotal {
+                    ReLU.apply(to: &sum)
+                    x = sum
+                }
+            }
+        }
+        return taps
+    }
+}

@@ -1,0 +1,98 @@
+import HSNetCore
+import TensorCore
+import XCTest
+
+/// Cosine correlations against a direct double-precision evaluation of the definition.
+final class HypercorrelationTests: XCTestCase {
+    func random(_ shape: [Int], _ generator: inout SeededGenerator) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in generator.uniform(-1, 1) })
+    }
+
+    /// max(0, <q / (|q| + eps), s / (|s| + eps)>) for batch b, query position i, support position j.
+    func expected(_ q: Tensor, _ s: Tensor, b: Int, i: Int, j: Int) -> Double {
+        let channels = q.shape[1]
+        let (na, nb) = (q.shape[2] * q.shape[3], s.shape[2] * s.shape[3])
+        var (dot, qq, ss) = (0.0, 0.0, 0.0)
+        for c in 0..<channels {
+            let qv = Double(q.scalars[(b * channels + c) * na + i]), sv = Double(s.scalars[(b * channels + c) * nb + j])
+            dot += qv * sv; qq += qv * qv; ss += sv * sv
+        }
+        return max(0, dot / ((qq.squareRoot() + 1e-5) * (ss.squareRoot() + 1e-5)))
+    }
+
+    func check(query: [Tensor], support: [Tensor], file: StaticString = #filePath, line: UInt = #line) {
+        let pyramid = Hypercorrelation.pyramid(query: query, support: support)
+        let (batch, ha, wa) = (query[0].shape[0], query[0].shape[2], query[0].shape[3])
+        let (hb, wb) = (support[0].shape[2], support[0].shape[3])
+        XCTAssertEqual(pyramid.shape, [batch, query.count, ha, wa, hb, wb], file: file, line: line)
+        var worst = 0.0
+        for b in 0..<batch {
+            for t in 0..<query.count {
+                for i in 0..<(ha * wa) {
+                    for j in 0..<(hb * wb) {
+                        let value = Double(pyramid.scalars[((b * query.count + t) * ha * wa + i) * hb * wb + j])
+                        worst = max(worst, abs(value - expected(query[t], support[t], b: b, i: i, j: j)))
+                    }
+                }
+            }
+        }
+        XCTAssertLessThan(worst, 1e-6, file: file, line: line)
+    }
+
+    func testDenseCorrelationMatchesDefinition() {
+        var generator = SeededGenerator(seed: 1)
+        let query = [random([2, 16, 3, 4], &generator), random([2, 16, 3, 4], &generator)]
+        let support = [random([2, 16, 5, 2], &generator), random([2, 16, 5, 2], &generator)]
+        check(query: query, support: support)
+    }
+
+    func testMaskedSupportPositionsCorrelateToZero() {
+        var generator = SeededGenerator(seed: 2)
+        let query = [random([1, 24, 4, 4], &generator)]
+        var support = random([1, 24, 3, 5], &generator)
+        // Zero the feature vectors of positions 0, 3 and 7..14 of the 15, as a mask would.
+        let zeroed = [0, 3] + Array(7..<15)
+        for c in 0..<24 { for j in zeroed { support.scalars[c * 15 + j] = 0 } }
+        check(query: query, support: [support])
+        let pyramid = Hypercorrelation.pyramid(query: query, support: [support])
+        for i in 0..<16 { for j in zeroed { XCTAssertEqual(pyramid.scalars[i * 15 + j], 0) } }
+        // A fully masked support gives an all-zero pyramid.
+        let empty = Hypercorrelation.pyramid(query: query, support: [Tensor(zeros: [1, 24, 3, 5])])
+        XCTAssertEqual(empty.scalars.max(), 0)
+    }
+
+    func testPyramidsGroupTheTapsByLayerDeepestFirst() {
+        var generator = SeededGenerator(seed: 3)
+        let layers = ResNet50Backbone.tapLayers
+        let query = layers.map { random([1, 4 * $0, 6 - $0, 6 - $0], &generator) }
+        let support = layers.map { random([1, 4 * $0, 7 - $0, 5 - $0], &generator) }
+        let pyramids = Hypercorrelation.pyramids(query: query, support: support, tapLayers: layers)
+        XCTAssertEqual(pyramids.map(\.shape), [[1, 3, 2, 2, 3, 1], [1, 6, 3, 3, 4, 2], [1, 4, 4, 4, 5, 3]])
+        // The second tap of the layer-3 pyramid is tap 5 of the backbone.
+        let alone = Hypercorrelation.pyramid(query: [query[5]], support: [support[5]])
+        XCTAssertEqual(Array(pyramids[1].scalars[72..<144]), alone.scalars)
+    }
+}
+
+/// The correlation's backward against torch's autograd on HSNet's correlation code.
+final class HypercorrelationBackwardTests: XCTestCase {
+    func testGradientsMatchAutograd() throws {
+        let f = try HSNetFixtures.tensors("hsnet/correlation_backward.safetensors")
+        let query = [try XCTUnwrap(f["q0"]), try XCTUnwrap(f["q1"])]
+        let support = [try XCTUnwrap(f["s0"]), try XCTUnwrap(f["s1"])]
+        let queryOperands = query.map { Hypercorrelation.Operand($0, droppingZeroPositions: false) }
+        let supportOperands = support.map { Hypercorrelation.Operand($0, droppingZeroPositions: true) }
+        XCTAssertEqual(supportOperands.map(\.kept.count), [6, 6], "4 of the 10 support positions are masked")
+        let pyramid = Hypercorrelation.pyramid(query: queryOperands, support: supportOperands)
+        XCTAssertLessThan(relativeMaxError(pyramid, try XCTUnwrap(f["corr"])), 1e-6)
+        let gradients = Hypercorrelation.backward(try XCTUnwrap(f["w"]), pyramid: pyramid,
+                                                  query: queryOperands, support: supportOperands)
+        for t in 0..<2 {
+            let q = relativeMaxError(gradients.query[t], try XCTUnwrap(f["grad_q\(t)"]))
+            let s = relativeMaxError(gradients.support[t], try XCTUnwrap(f["grad_s\(t)"]))
+            XCTAssertLessThan(q, 1e-5, "query tap \(t)")
+            XCTAssertLessThan(s, 1e-5, "support tap \(t)")
+            print("correlation backward, tap \(t): grad query \(q), grad support \(s)")
+        }
+    }
+}
