@@ -13,6 +13,8 @@ public struct FewShotPrediction: Sendable {
     public let shotForegroundFractions: [Double]
     /// The side of the square network input the pictures were resized to.
     public let imageSize: Int
+    /// Each shot's logits at the network's resolution, [K, 2, S, S] (S = `imageSize`), when asked for.
+    public let networkLogits: Tensor?
 
     public var shots: Int { shotForegroundFractions.count }
 
@@ -49,8 +51,11 @@ extension HSNet {
     /// resized with torch's nearest rule and binarised at 128; every shot's logits resized
     /// (bilinear, align_corners=True) to the query picture's size; the shots' argmax masks
     /// summed and thresholded at half the top vote (`ShotVote`).
+    ///
+    /// With `keepingNetworkLogits`, each shot's logits are also resized to the network's input
+    /// size and returned (`FewShotPrediction.networkLogits`).
     public func predict(query: RGBImage, supports: [RGBImage], supportMasks: [GrayImage],
-                        imageSize: Int = 400) throws -> FewShotPrediction {
+                        imageSize: Int = 400, keepingNetworkLogits: Bool = false) throws -> FewShotPrediction {
         try Self.checkImageSize(imageSize)
         guard !supports.isEmpty else { throw InputError("no support image given (one or more are needed)") }
         guard supports.count == supportMasks.count else {
@@ -67,23 +72,29 @@ extension HSNet {
         let (height, width) = (query.height, query.width)
         var votes = [Int32](repeating: 0, count: height * width)
         var fractions: [Double] = []
+        let toQuerySize = BilinearResize(outputHeight: height, outputWidth: width)
+        let toNetworkSize = BilinearResize(outputHeight: imageSize, outputWidth: imageSize)
+        var networkLogits: [Float] = []
         try forEachShot(query: imageTensor(query, size: imageSize), shots: supports.count,
                         supportImage: { imageTensor(supports[$0], size: imageSize) },
                         supportMask: { maskTensor(supportMasks[$0], size: imageSize).reshaped([imageSize, imageSize]) },
-                        height: height, width: width, observe: nil) { _, logits in
-            let shotVotes = try ShotVote.votes(logits)
+                        observe: nil) { _, decoderLogits in
+            let shotVotes = try ShotVote.votes(toQuerySize.forward(decoderLogits))
             fractions.append(Double(shotVotes.reduce(0) { $0 + Int($1) }) / Double(votes.count))
             for i in votes.indices { votes[i] += shotVotes[i] }
+            if keepingNetworkLogits { networkLogits += toNetworkSize.forward(decoderLogits).scalars }
         }
         let voted = ShotVote.mask(votes: votes, height: height, width: width)
         return FewShotPrediction(mask: GrayImage(width: width, height: height, pixels: voted.scalars.map { $0 > 0 ? 1 : 0 }),
-                                 votes: votes, shotForegroundFractions: fractions, imageSize: imageSize)
+                                 votes: votes, shotForegroundFractions: fractions, imageSize: imageSize,
+                                 networkLogits: keepingNetworkLogits
+                                     ? Tensor(shape: [supports.count, 2, imageSize, imageSize], scalars: networkLogits) : nil)
     }
 
     /// `predict(query:supports:supportMasks:imageSize:)` on picture files (PNG, JPEG, TIFF);
     /// errors name the file.
     public func predict(queryFile: URL, supportFiles: [URL], supportMaskFiles: [URL],
-                        imageSize: Int = 400) throws -> FewShotPrediction {
+                        imageSize: Int = 400, keepingNetworkLogits: Bool = false) throws -> FewShotPrediction {
         guard supportFiles.count == supportMaskFiles.count else {
             throw InputError("\(supportFiles.count) support images but \(supportMaskFiles.count) support masks (one mask per image)")
         }
@@ -94,6 +105,7 @@ extension HSNet {
         where image.width != mask.width || image.height != mask.height {
             throw InputError("\(supportMaskFiles[index].path): the mask is \(mask.width) x \(mask.height) but its image \(supportFiles[index].lastPathComponent) is \(image.width) x \(image.height)")
         }
-        return try predict(query: query, supports: supports, supportMasks: masks, imageSize: imageSize)
+        return try predict(query: query, supports: supports, supportMasks: masks, imageSize: imageSize,
+                           keepingNetworkLogits: keepingNetworkLogits)
     }
 }

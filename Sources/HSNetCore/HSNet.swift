@@ -56,6 +56,9 @@ public final class HSNet {
                                         : " (give a ResNet-50 backbone state dict as well)"))
             }
             backbone = ResNet50Backbone.load(from: reader, prefix: "backbone.")
+            // HSNet keeps torchvision's whole ResNet-50 as its backbone, so its checkpoints
+            // carry the unused ImageNet classifier too.
+            _ = reader.takeAll(prefix: "backbone.fc.")
         }
         let learner = HPNLearner.load(from: reader, prefix: "hpn_learner.")
         var pluginEntries: [String: Tensor] = [:]
@@ -148,6 +151,13 @@ public final class HSNet {
 
     func logits(query: [Hypercorrelation.Operand], supportTaps: [Tensor], height: Int, width: Int,
                 observe: ((String, Tensor) -> Void)?) throws -> Tensor {
+        let small = try decoderLogits(query: query, supportTaps: supportTaps, observe: observe)
+        return BilinearResize(outputHeight: height, outputWidth: width).forward(small)
+    }
+
+    /// The decoder's logits [1, 2, h, w] (h, w: half the input size), before the final resize.
+    func decoderLogits(query: [Hypercorrelation.Operand], supportTaps: [Tensor],
+                       observe: ((String, Tensor) -> Void)?) throws -> Tensor {
         let layers = ResNet50Backbone.tapLayers
         var squeezed: [Int: Tensor] = [:]
         // One pyramid at a time, each squeezed at once, so that only one (the layer-2 one is
@@ -164,8 +174,7 @@ public final class HSNet {
         let encoded = try learner.mix(squeezed4: squeezed[4]!, squeezed3: squeezed[3]!, squeezed2: squeezed[2]!, observe: observe)
         squeezed.removeAll()
         observe?("encoded", encoded)
-        let small = learner.decode(encoded)
-        return BilinearResize(outputHeight: height, outputWidth: width).forward(small)
+        return learner.decode(encoded)
     }
 
     // MARK: Prediction
@@ -227,19 +236,22 @@ public final class HSNet {
         }
         var scalars: [Float] = []
         scalars.reserveCapacity(shots * 2 * output.height * output.width)
+        let resize = BilinearResize(outputHeight: output.height, outputWidth: output.width)
         try forEachShot(query: query, shots: shots, supportImage: { Self.item($0, of: supports) },
-                        supportMask: { Self.item($0, of: supportMasks) }, height: output.height, width: output.width,
-                        observe: observe) { _, logits in
+                        supportMask: { Self.item($0, of: supportMasks) }, observe: observe) { _, decoderLogits in
+            let logits = resize.forward(decoderLogits)
+            observe?("logits", logits)
             scalars += logits.scalars
         }
         return Tensor(shape: [shots, 2, output.height, output.width], scalars: scalars)
     }
 
-    /// Runs the episode shot by shot and hands each shot's logits [1, 2, height, width] to
-    /// `body`. The query's backbone pass runs beside the first support's, later supports two
-    /// at a time; the query's correlation operands serve every shot.
+    /// Runs the episode shot by shot and hands each shot's decoder logits [1, 2, h, w] (before
+    /// the final resize, which the caller makes to the size it needs) to `body`. The query's
+    /// backbone pass runs beside the first support's, later supports two at a time; the query's
+    /// correlation operands serve every shot.
     func forEachShot(query: Tensor, shots: Int, supportImage: (Int) throws -> Tensor, supportMask: (Int) throws -> Tensor,
-                     height: Int, width: Int, observe: ((String, Tensor) -> Void)?,
+                     observe: ((String, Tensor) -> Void)?,
                      _ body: (Int, Tensor) throws -> Void) throws {
         var pending: [Int: [Tensor]] = [:]
         let first = features(of: [query, try supportImage(0)])
@@ -252,9 +264,7 @@ public final class HSNet {
             }
             let supportTaps = try supportFeatures(fromTaps: pending.removeValue(forKey: shot)!, mask: try supportMask(shot),
                                                   observe: observe)
-            let shotLogits = try logits(query: queryOperands, supportTaps: supportTaps, height: height, width: width,
-                                        observe: observe)
-            observe?("logits", shotLogits)
+            let shotLogits = try decoderLogits(query: queryOperands, supportTaps: supportTaps, observe: observe)
             try body(shot, shotLogits)
         }
     }

@@ -13,7 +13,7 @@ struct CDFSS: ParsableCommand {
             for segmentation features, on the CPU.
             """,
         version: version,
-        subcommands: [InspectCommand.self, MaskerCommand.self, BenchCommand.self])
+        subcommands: [PredictCommand.self, InspectCommand.self, MaskerCommand.self, BenchCommand.self])
 
     static func main() {
         MemoryTuning.keepLargeBlocksInHeap()

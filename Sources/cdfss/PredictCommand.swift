@@ -1,0 +1,127 @@
+import ArgumentParser
+import Foundation
+import FreqMask
+import HSNetCore
+import Imaging
+import TensorCore
+
+struct PredictCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "Segment a query picture from one or more annotated support pictures with HSNet.",
+        discussion: """
+            Each support image/mask pair is one shot; with several shots the per-shot masks \
+            vote and a pixel is foreground when it gets at least half of the top vote. The \
+            pictures are resized to --image-size for the network, and the mask is written at \
+            the query picture's own size (0 background, 255 foreground).
+
+            The checkpoint is an HSNet state dict (.pt/.pth from PyTorch, or .safetensors). \
+            Without backbone.* entries, give torchvision's ResNet-50 ImageNet weights with \
+            --backbone-weights. Frequency maskers (apm.*, acpa.*) in the checkpoint are used \
+            unless --no-masker; --masker takes them from a masker file instead.
+            """)
+
+    @Option(help: "HSNet checkpoint (.pt, .pth or .safetensors).")
+    var checkpoint: String
+
+    @Option(help: "ResNet-50 state dict for the backbone (torchvision's resnet50 .pth), when the checkpoint has none.")
+    var backboneWeights: String?
+
+    @Option(help: "Masker file (.safetensors, from `cdfss masker` or fine-tuning) to plug into layer 4; wins over the checkpoint's.")
+    var masker: String?
+
+    @Flag(help: "Ignore the maskers stored in the checkpoint (plain HSNet).")
+    var noMasker = false
+
+    @Option(help: "Query picture (PNG, JPEG or TIFF).")
+    var query: String
+
+    @Option(name: .customLong("support"), help: "Support picture; repeat for several shots.")
+    var supports: [String]
+
+    @Option(name: .customLong("support-mask"), help: "Mask of the support picture at the same position (>= 128 is foreground).")
+    var supportMasks: [String]
+
+    @Option(help: "Side of the square network input.")
+    var imageSize = 400
+
+    @Option(help: "Where to write the predicted mask (PNG, 0/255, at the query picture's size).")
+    var output: String?
+
+    @Option(help: "Write each shot's logits at network resolution, float32 [K, 2, S, S] (.npy).")
+    var logits: String?
+
+    @Option(help: "Write the query picture with the predicted mask tinted over it (PNG).")
+    var overlay: String?
+
+    @Flag(help: "Print the summary as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard !supports.isEmpty else { throw ValidationError("give at least one --support picture") }
+        guard supports.count == supportMasks.count else {
+            throw ValidationError("\(supports.count) --support pictures but \(supportMasks.count) --support-mask files: give one mask per picture")
+        }
+        guard !(noMasker && masker != nil) else { throw ValidationError("--no-masker and --masker exclude each other") }
+        guard output != nil || logits != nil || overlay != nil else {
+            throw ValidationError("nothing to write: give --output, --logits or --overlay")
+        }
+        try HSNet.checkImageSize(imageSize)
+    }
+
+    func run() throws {
+        let model = try HSNet(checkpoint: URL(fileURLWithPath: checkpoint), backbone: backboneWeights.map { URL(fileURLWithPath: $0) })
+        var maskerDescription = "none"
+        if let masker {
+            let url = URL(fileURLWithPath: masker)
+            let state = try MaskerState.read(url)
+            do {
+                try model.installFrequencyMaskers(amplitudePhase: state.amplitudePhase, channelAttention: state.channelAttention,
+                                                  imageSize: imageSize)
+            } catch let error as InputError {
+                throw InputError("\(url.path): \(error.message)")
+            }
+            maskerDescription = state.plugins.map(\.kind).joined(separator: "+")
+        } else if !noMasker {
+            do {
+                if let state = try model.installCheckpointMaskers(imageSize: imageSize) {
+                    maskerDescription = state.plugins.map(\.kind).joined(separator: "+")
+                }
+            } catch let error as InputError {
+                throw InputError("\(checkpoint): \(error.message)")
+            }
+        }
+
+        let started = Date()
+        let prediction = try model.predict(queryFile: URL(fileURLWithPath: query),
+                                           supportFiles: supports.map { URL(fileURLWithPath: $0) },
+                                           supportMaskFiles: supportMasks.map { URL(fileURLWithPath: $0) },
+                                           imageSize: imageSize, keepingNetworkLogits: logits != nil)
+        let seconds = Date().timeIntervalSince(started)
+        if let output { try visibleMask(prediction.mask).writePNG(to: URL(fileURLWithPath: output)) }
+        if let logits, let networkLogits = prediction.networkLogits {
+            try NumPyArray.write(networkLogits, to: URL(fileURLWithPath: logits))
+        }
+        if let overlay {
+            let picture = try RGBImage(contentsOf: URL(fileURLWithPath: query))
+            try Imaging.overlay(image: picture, mask: prediction.mask).writePNG(to: URL(fileURLWithPath: overlay))
+        }
+
+        if json {
+            let summary: [String: Any] = [
+                "query": query, "shots": prediction.shots, "image_size": imageSize, "maskers": maskerDescription,
+                "mask": output ?? NSNull(), "logits": logits ?? NSNull(), "overlay": overlay ?? NSNull(), "width": prediction.mask.width, "height": prediction.mask.height,
+                "foreground_fraction": prediction.foregroundFraction,
+                "shot_foreground_fractions": prediction.shotForegroundFractions, "seconds": seconds,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            let written = [output, logits, overlay].compactMap { $0 }.joined(separator: ", ")
+            print("wrote \(written): \(prediction.mask.width) x \(prediction.mask.height), "
+                + String(format: "%.2f%% foreground", 100 * prediction.foregroundFraction)
+                + " (\(prediction.shots) shot\(prediction.shots == 1 ? "" : "s"), maskers \(maskerDescription), "
+                + String(format: "%.2f s)", seconds))
+        }
+    }
+}
