@@ -1,41 +1,68 @@
 import ArgumentParser
 import Foundation
 import FreqMask
+import HSNetCore
 import TensorCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Time the hot paths (build with -c release for meaningful numbers).",
         discussion: """
+            episode: one 1-shot HSNet episode at 400 x 400 with APM-M and ACPA in layer 4 \
+            (backbone on both images, correlations, learner, decoder) on a model with \
+            deterministic pseudo-random weights; reports the median and the process's peak \
+            resident memory after it.
             maskers: APM-M + ACPA forward and backward on x [6, 2048, 13, 13], the six layer-4 \
-            maps one fine-tuning step sees (query and support, three taps each).
+            maps one fine-tuning step sees (query and support, three taps each), and each \
+            layer alone.
+            layers: the convolution kernels on ResNet-50 and learner shapes, with GFLOP/s.
             """)
 
-    @Option(help: "Timed runs per benchmark (the median is reported).")
+    enum Suite: String, ExpressibleByArgument, CaseIterable {
+        case episode, maskers, layers
+    }
+
+    @Option(parsing: .upToNextOption, help: "Benchmarks to run: episode, maskers, layers (default: episode maskers).")
+    var suites: [Suite] = [.episode, .maskers]
+
+    @Option(help: "Timed runs of the masker and layer benchmarks (the median is reported).")
     var runs: Int = 20
+
+    @Option(help: "Timed runs of the episode benchmark.")
+    var episodeRuns: Int = 5
 
     @Flag(help: "Print JSON.")
     var json = false
 
     func validate() throws {
-        guard runs > 0 else { throw ValidationError("--runs must be positive") }
+        guard runs > 0, episodeRuns > 0 else { throw ValidationError("--runs and --episode-runs must be positive") }
     }
 
     func run() throws {
         #if DEBUG
         FileHandle.standardError.write(Data("warning: this is a debug build; timings mean little (use swift build -c release)\n".utf8))
         #endif
-        let results = try maskerBenchmark()
+        var results: [BenchResult] = []
+        // The episode first, so that the peak memory it reports is its own.
+        if suites.contains(.episode) { results += try episodeBenchmark() }
+        if suites.contains(.maskers) { results += try maskerBenchmark() }
+        if suites.contains(.layers) { results += layerBenchmarks() }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(BenchReport(threads: workerCount, runs: runs, results: results)), as: UTF8.self))
         } else {
-            print("threads: \(workerCount)  runs: \(runs)")
+            print("threads: \(workerCount)")
             for result in results {
-                print(String(format: "%@  %@: median %.2f ms (min %.2f ms)", result.name, result.shape,
-                             result.medianMilliseconds, result.minMilliseconds))
+                var line = String(format: "%@  %@: median %.2f ms (min %.2f ms, %d runs)", result.name, result.shape,
+                                  result.medianMilliseconds, result.minMilliseconds, result.runs)
+                if let gflops = result.gigaflopsPerSecond { line += String(format: ", %.0f GFLOP/s", gflops) }
+                if let peak = result.peakResidentMegabytes { line += String(format: ", peak memory %.0f MiB", peak) }
+                print(line)
             }
         }
     }
@@ -49,13 +76,39 @@ struct BenchCommand: ParsableCommand {
     struct BenchResult: Encodable {
         let name: String
         let shape: String
+        let runs: Int
         let medianMilliseconds: Double
         let minMilliseconds: Double
+        var gigaflopsPerSecond: Double? = nil
+        var peakResidentMegabytes: Double? = nil
     }
 
     func result(_ name: String, shape: String, _ seconds: [Double]) -> BenchResult {
-        BenchResult(name: name, shape: shape, medianMilliseconds: 1000 * Timing.median(seconds),
+        BenchResult(name: name, shape: shape, runs: seconds.count, medianMilliseconds: 1000 * Timing.median(seconds),
                     minMilliseconds: 1000 * (seconds.min() ?? .nan))
+    }
+
+    func episodeBenchmark() throws -> [BenchResult] {
+        let size = 400
+        let model = try HSNet.withDeterministicWeights()
+        var generator = SeededGenerator(seed: 0)
+        let feature = HSNet.featureSize(layer: 4, imageHeight: size, imageWidth: size)
+        try model.installFrequencyMaskers(
+            amplitudePhase: AmplitudePhaseMasker(variant: .perChannel, channels: 2048, height: feature.height, width: feature.width),
+            channelAttention: ChannelPhaseAttention(channels: 2048, generator: &generator), imageSize: size)
+        let image = { Tensor(shape: [1, 3, size, size], scalars: (0..<(3 * size * size)).map { _ in generator.uniform(-2, 2) }) }
+        let (query, support) = (image(), image())
+        // The support mask: a centred square covering a quarter of the picture.
+        let mask = Tensor(shape: [1, size, size], scalars: (0..<(size * size)).map { i in
+            let (row, column) = (i / size, i % size)
+            return (size / 4..<(3 * size / 4)).contains(row) && (size / 4..<(3 * size / 4)).contains(column) ? 1 : 0
+        })
+        let seconds = try Timing.measure(runs: episodeRuns, warmup: 1) {
+            _ = try model.predict(query: query, supports: support, supportMasks: mask)
+        }
+        var episode = result("episode.1shot.apm-m+acpa", shape: "[1, 3, \(size), \(size)]", seconds)
+        episode.peakResidentMegabytes = peakResidentMegabytes()
+        return [episode]
     }
 
     func maskerBenchmark() throws -> [BenchResult] {
@@ -91,5 +144,20 @@ struct BenchCommand: ParsableCommand {
                 result("  acpa.forward (training)", shape: shapeText, acpaForward),
                 result("  acpa.backward", shape: shapeText, acpaBackward),
                 result("  apm-m.backward", shape: shapeText, apmBackward)]
+    }
+
+    func layerBenchmarks() -> [BenchResult] {
+        (LayerBenchmark.convolutions(runs: runs) + LayerBenchmark.centerPivotConvolutions(runs: max(1, runs / 4))).map { layer in
+            var entry = result(layer.name, shape: layer.shape, layer.seconds)
+            entry.gigaflopsPerSecond = layer.gigaflopsPerSecond
+            return entry
+        }
+    }
+
+    /// The process's peak resident memory so far (Linux reports ru_maxrss in KiB).
+    func peakResidentMegabytes() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
     }
 }
