@@ -417,17 +417,30 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
         var gradAmplitude = [Float](repeating: 0, count: maskAmplitude.count)
         var gradPhase = gradAmplitude
         let planeSize = height * width
-        for row in 0..<rows {
-            let maskPlane = variant == .perChannel ? (row + maskChannels / 2) % maskChannels * planeSize : 0
-            for slot in 0..<layout.occupiedSlots {
-                let own = maskPlane + layout.maskPositionOwn[slot]
-                let mirror = maskPlane + layout.maskPositionMirror[slot]
-                gradAmplitude[own] += amplitudeOwn[row * slots + slot]
-                gradPhase[own] += phaseOwn[row * slots + slot]
-                gradAmplitude[mirror] += amplitudeMirror[row * slots + slot]
-                gradPhase[mirror] += phaseMirror[row * slots + slot]
+        // APM-M: each row folds into its own mask channel, so rows go to workers freely;
+        // APM-S: every row folds into the one mask plane, in order.
+        gradAmplitude.withUnsafeMutableBufferPointer { gradAmplitudeBuffer in
+        gradPhase.withUnsafeMutableBufferPointer { gradPhaseBuffer in
+            let (ga, gp) = (gradAmplitudeBuffer.baseAddress!, gradPhaseBuffer.baseAddress!)
+            let fold = { (rowRange: Range<Int>) in
+                for row in rowRange {
+                    let maskPlane = self.variant == .perChannel ? (row + self.maskChannels / 2) % self.maskChannels * planeSize : 0
+                    for slot in 0..<layout.occupiedSlots {
+                        let own = maskPlane + layout.maskPositionOwn[slot]
+                        let mirror = maskPlane + layout.maskPositionMirror[slot]
+                        ga[own] += amplitudeOwn[row * slots + slot]
+                        gp[own] += phaseOwn[row * slots + slot]
+                        ga[mirror] += amplitudeMirror[row * slots + slot]
+                        gp[mirror] += phaseMirror[row * slots + slot]
+                    }
+                }
             }
-        }
+            if variant == .perChannel {
+                parallelFor(rows, minimumChunk: 64, fold)
+            } else {
+                fold(0..<rows)
+            }
+        }}
         for i in 0..<gradAmplitude.count {
             let sa = masks.sigmoidAmplitude[i]
             let sp = masks.sigmoidPhase[i]

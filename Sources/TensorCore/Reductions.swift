@@ -29,16 +29,28 @@ extension Tensor {
     /// otherwise, and a NaN survives any sum, so one vectorised pass decides.
     public var isFinite: Bool {
         scalars.withUnsafeBufferPointer { buffer in
-            var lanes = SIMD8<Float>(repeating: 0)
-            var i = 0
-            while i + 8 <= buffer.count {
-                let v = UnsafeRawPointer(buffer.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
-                lanes += v - v
-                i += 8
+            let base = buffer.baseAddress
+            let blocks = (buffer.count + 65_535) / 65_536
+            var blockSums = [Float](repeating: 0, count: blocks)
+            blockSums.withUnsafeMutableBufferPointer { sums in
+                let sumsBase = sums.baseAddress!
+                parallelFor(blocks, minimumChunk: 8) { range in
+                    for block in range {
+                        let start = block * 65_536, end = Swift.min(buffer.count, start + 65_536)
+                        var lanes = SIMD8<Float>(repeating: 0)
+                        var i = start
+                        while i + 8 <= end {
+                            let v = UnsafeRawPointer(base! + i).loadUnaligned(as: SIMD8<Float>.self)
+                            lanes += v - v
+                            i += 8
+                        }
+                        var rest: Float = 0
+                        while i < end { rest += base![i] - base![i]; i += 1 }
+                        sumsBase[block] = lanes.sum() + rest
+                    }
+                }
             }
-            var rest: Float = 0
-            while i < buffer.count { rest += buffer[i] - buffer[i]; i += 1 }
-            return (lanes.sum() + rest) == 0
+            return blockSums.allSatisfy { $0 == 0 }
         }
     }
 
