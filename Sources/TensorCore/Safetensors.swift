@@ -52,7 +52,7 @@ public struct SafetensorsFile: Equatable {
             else { throw InputError("tensor \"\(name)\": corrupt header entry") }
             let count = shape.reduce(1, *)
             guard let format = ScalarFormat(safetensorsName: dtype) else {
-                throw InputError("tensor \"\(name)\": dtype \(dtype) is not supported (float32, float16, bfloat16 are)")
+                throw InputError("tensor \"\(name)\": dtype \(dtype) is not supported (float32, float64, float16, bfloat16 are)")
             }
             let (start, end) = (offsets[0], offsets[1])
             guard start >= 0, start <= end, end <= payloadSize else {

@@ -94,7 +94,7 @@ final class RestrictedUnpicklerTests: XCTestCase {
     /// One-byte corruptions of the same pickle load or throw an InputError; none may trap.
     func testCorruptedBytesNeverTrap() throws {
         let pickle = try trainingPickle()
-        var generator = SplitMix(seed: 7)
+        var generator = SeededGenerator(seed: 7)
         var refused = 0
         for _ in 0..<1000 {
             var damaged = pickle
@@ -103,18 +103,5 @@ final class RestrictedUnpicklerTests: XCTestCase {
             do { _ = try load(damaged) } catch is InputError { refused += 1 }
         }
         XCTAssertGreaterThan(refused, 0)
-    }
-}
-
-/// A seeded generator for the corruption test.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -51,33 +51,8 @@ struct StorageDecoder {
     }
 
     private mutating func decode(_ bytes: UnsafeRawBufferPointer, count: Int) {
-        let out = destination + written
-        switch dtype {
-        case .float32:
-            #if _endian(little)
-            UnsafeMutableRawPointer(out).copyMemory(from: bytes.baseAddress!, byteCount: 4 * count)
-            #else
-            for i in 0..<count {
-                out[i] = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
-            }
-            #endif
-        case .float16:
-            for i in 0..<count {
-                out[i] = floatFromHalf(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
-            }
-        case .bfloat16:
-            for i in 0..<count {
-                let bits = UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
-                out[i] = Float(bitPattern: UInt32(bits) << 16)
-            }
-        case .float64:
-            // Rounded to nearest, as `load_state_dict` copying into a float32 parameter does.
-            for i in 0..<count {
-                out[i] = Float(Double(bitPattern: UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
-            }
-        default:
-            preconditionFailure("\(dtype) is not decoded to float32")
-        }
+        guard let format = dtype.scalarFormat else { preconditionFailure("\(dtype) is not decoded to float32") }
+        format.decode(bytes, count: count, into: destination + written)
         written += count
     }
 }

@@ -23,6 +23,17 @@ public enum TorchDType: String, CaseIterable, Sendable {
     }
 
     /// Real floating-point types we convert to float32 when loading.
+    /// The float format this dtype decodes with, for the dtypes loaded as float32.
+    var scalarFormat: ScalarFormat? {
+        switch self {
+        case .float32: return .float32
+        case .float64: return .float64
+        case .float16: return .float16
+        case .bfloat16: return .bfloat16
+        default: return nil
+        }
+    }
+
     public var isLoadable: Bool {
         switch self {
         case .float32, .float64, .float16, .bfloat16: return true
