@@ -225,43 +225,54 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
         let masks = cachedMasks ?? rolledMasks(layout: layout)
         cachedMasks = masks
         let tape = saving ? Tape(shape: x.shape, layout: layout, masks: masks) : nil
-        let planeSize = height * width
         let slots = layout.slotsPerPlane
         let chunks = ChannelChunks(channels: channels, size: Self.channelsPerChunk)
-        let transforms = PlaneTransforms(height: height, width: width, chunkSizes: chunks.sizes,
-                                         spectrumStride: slots, smallDFT: smallDFT)
-        let scale = 1 / Float(planeSize)
         let output = Tensor(shape: x.shape, unsafeUninitialized: { out in
             x.withUnsafeBufferPointer { input in
-                let outBase = out.baseAddress!
-                parallelFor(chunks.count) { range in
-                    let planeBuffer = AlignedBuffer(count: chunks.size * planeSize)
-                    let spectrum = AlignedBuffer(count: 2 * chunks.size * slots)
-                    let scratch = transforms.makeScratch()
-                    for chunk in range {
-                        let channelRange = chunks.range(chunk)
-                        let planes = channelRange.count
-                        for n in 0..<batch {
-                            let firstPlane = n * channels + channelRange.lowerBound
-                            transforms.forward(input.baseAddress! + firstPlane * planeSize, planes: planes,
-                                               planeBuffer: planeBuffer.pointer, spectrum: spectrum.pointer, scratch: scratch)
-                            for p in 0..<planes {
-                                let channel = channelRange.lowerBound + p
-                                let row = variant == .perChannel ? channel : 0
-                                maskSpectrum(spectrum.pointer + 2 * p * slots,
-                                             masks: masks, row: row, layout: layout,
-                                             tape: tape, tapeOffset: (firstPlane + p) * slots)
-                            }
-                            transforms.inverse(spectrum.pointer, planes: planes, to: planeBuffer.pointer,
-                                               planeBuffer: planeBuffer.pointer, scratch: scratch)
-                            let destination = outBase + firstPlane * planeSize
-                            for i in 0..<(planes * planeSize) { destination[i] = planeBuffer.pointer[i] * scale }
-                        }
-                    }
+                filterPlanes(input.baseAddress!, into: out.baseAddress!, batch: batch, channels: channels, chunks: chunks,
+                             spectrumStride: slots, outputScale: 1 / Float(height * width)) { spectrum, channel, _, plane in
+                    maskSpectrum(spectrum, masks: masks, row: variant == .perChannel ? channel : 0, layout: layout,
+                                 tape: tape, tapeOffset: plane * slots)
                 }
             }
         })
         return (output, tape)
+    }
+
+    /// The loop both passes share. Each worker takes chunks of channels; for every image the
+    /// chunk's planes of `source` go to half spectra, `spectral` rewrites each plane's spectrum
+    /// in place (given the spectrum, the plane's channel, the chunk and the flat plane index),
+    /// and the inverse transform writes those planes of `destination`, times `outputScale`.
+    private func filterPlanes(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>,
+                              batch: Int, channels: Int, chunks: ChannelChunks, spectrumStride slots: Int,
+                              outputScale: Float,
+                              spectral: (UnsafeMutablePointer<Float>, Int, Int, Int) -> Void) {
+        let planeSize = height * width
+        let transforms = PlaneTransforms(height: height, width: width, chunkSizes: chunks.sizes,
+                                         spectrumStride: slots, smallDFT: smallDFT)
+        parallelFor(chunks.count) { range in
+            let planeBuffer = AlignedBuffer(count: chunks.size * planeSize)
+            let spectrum = AlignedBuffer(count: 2 * chunks.size * slots)
+            let scratch = transforms.makeScratch()
+            for chunk in range {
+                let channelRange = chunks.range(chunk)
+                let planes = channelRange.count
+                for n in 0..<batch {
+                    let firstPlane = n * channels + channelRange.lowerBound
+                    transforms.forward(source + firstPlane * planeSize, planes: planes,
+                                       planeBuffer: planeBuffer.pointer, spectrum: spectrum.pointer, scratch: scratch)
+                    for p in 0..<planes {
+                        spectral(spectrum.pointer + 2 * p * slots, channelRange.lowerBound + p, chunk, firstPlane + p)
+                    }
+                    let output = destination + firstPlane * planeSize
+                    transforms.inverse(spectrum.pointer, planes: planes, to: output,
+                                       planeBuffer: planeBuffer.pointer, scratch: scratch)
+                    if outputScale != 1 {
+                        for i in 0..<(planes * planeSize) { output[i] *= outputScale }
+                    }
+                }
+            }
+        }
     }
 
     /// Replaces one plane's half spectrum F by the Hermitian part of the masked spectrum,
@@ -315,8 +326,6 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
         let planeSize = height * width
         let slots = layout.slotsPerPlane
         let chunks = ChannelChunks(channels: channels, size: Self.channelsPerChunk)
-        let transforms = PlaneTransforms(height: height, width: width, chunkSizes: chunks.sizes,
-                                         spectrumStride: slots, smallDFT: smallDFT)
         // Mask-gradient accumulators in slot layout: one row per input channel for APM-M (each
         // chunk owns its rows), one row per chunk for APM-S (summed afterwards).
         let accumulatorRows = variant == .perChannel ? channels : chunks.count
@@ -333,31 +342,13 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
         gradPhaseMirror.withUnsafeMutableBufferPointer { gpMirror in
             let accumulators = SlotAccumulators(amplitudeOwn: gaOwn.baseAddress!, amplitudeMirror: gaMirror.baseAddress!,
                                                 phaseOwn: gpOwn.baseAddress!, phaseMirror: gpMirror.baseAddress!)
-            let gxBase = gx.baseAddress!
-            parallelFor(chunks.count) { range in
-                let planeBuffer = AlignedBuffer(count: chunks.size * planeSize)
-                let spectrum = AlignedBuffer(count: 2 * chunks.size * slots)
-                let scratch = transforms.makeScratch()
-                for chunk in range {
-                    let channelRange = chunks.range(chunk)
-                    let planes = channelRange.count
-                    for n in 0..<batch {
-                        let firstPlane = n * channels + channelRange.lowerBound
-                        transforms.forward(g.baseAddress! + firstPlane * planeSize, planes: planes,
-                                           planeBuffer: planeBuffer.pointer, spectrum: spectrum.pointer, scratch: scratch)
-                        for p in 0..<planes {
-                            let channel = channelRange.lowerBound + p
-                            backwardSpectrum(spectrum.pointer + 2 * p * slots,
-                                             scale: spectrumScale, masks: masks,
-                                             maskRow: variant == .perChannel ? channel : 0,
-                                             accumulators: accumulators,
-                                             accumulatorRow: variant == .perChannel ? channel : chunk,
-                                             layout: layout, tape: tape, tapeOffset: (firstPlane + p) * slots)
-                        }
-                        transforms.inverse(spectrum.pointer, planes: planes, to: gxBase + firstPlane * planeSize,
-                                           planeBuffer: planeBuffer.pointer, scratch: scratch)
-                    }
-                }
+            filterPlanes(g.baseAddress!, into: gx.baseAddress!, batch: batch, channels: channels, chunks: chunks,
+                         spectrumStride: slots, outputScale: 1) { spectrum, channel, chunk, plane in
+                backwardSpectrum(spectrum, scale: spectrumScale, masks: masks,
+                                 maskRow: variant == .perChannel ? channel : 0,
+                                 accumulators: accumulators,
+                                 accumulatorRow: variant == .perChannel ? channel : chunk,
+                                 layout: layout, tape: tape, tapeOffset: plane * slots)
             }
         }}}}}}
 
