@@ -16,9 +16,13 @@ system-packages:
 build: system-packages
 	$(SWIFT) build -c release --product cdfss
 
+# Release build (the numerics are heavy), with testing enabled so that kernel tests can reach
+# internal types; kept in its own build folder so it does not rebuild the demo's binary.
+TEST_FLAGS = -c release -Xswiftc -enable-testing --scratch-path .build-tests
+
 test: system-packages
-	$(SWIFT) build -c release --build-tests
-	$(SWIFT) test -c release --skip-build --disable-swift-testing
+	$(SWIFT) build $(TEST_FLAGS) --build-tests
+	$(SWIFT) test $(TEST_FLAGS) --skip-build --disable-swift-testing
 
 demo: build
 	@./scripts/demo.sh "$$($(SWIFT) build -c release --show-bin-path)/cdfss" "$(DEMO_DIR)"
@@ -27,4 +31,4 @@ bench: build
 	"$$($(SWIFT) build -c release --show-bin-path)/cdfss" bench
 
 clean:
-	rm -rf .build $(DEMO_DIR)
+	rm -rf .build .build-tests $(DEMO_DIR)
