@@ -1,0 +1,91 @@
+import Foundation
+import FreqMask
+import HSNetCore
+import TensorCore
+import XCTest
+
+/// The loss and masker-parameter gradients of the reference 1-shot episode (det-fill HSNet with
+/// APM-M and ACPA on layer 4, backbone and learner frozen) against torch's autograd.
+final class MaskerGradientTests: XCTestCase {
+    /// The README's bound for whole-model gradients (float32 vs float64 differ by 2e-4 to 3e-4).
+    static let gradientTolerance = 5e-3
+
+    func testEpisodeLossAndMaskerGradientsMatchAutograd() throws {
+        let model = HSNetFixtures.model
+        model.plugins.removeAll()
+        try XCTUnwrap(try model.installCheckpointMaskers(imageSize: 400), "checkpoint holds apm/acpa")
+        defer { model.plugins.removeAll() }
+        let expected = try HSNetFixtures.tensors("hsnet/hsnet_apm_episode_gradients.safetensors")
+
+        let start = Date()
+        let (loss, gradients) = try model.maskerLossAndGradients(
+            query: HSNetFixtures.image("query"), support: HSNetFixtures.image("support"),
+            supportMask: HSNetFixtures.mask("support_mask"), queryMask: HSNetFixtures.mask("query_mask"))
+        let seconds = Date().timeIntervalSince(start)
+        // The same step on a prepared episode (what a fine-tuning loop repeats) gives the same numbers.
+        let episode = try model.prepareMaskerEpisode(
+            query: HSNetFixtures.image("query"), support: HSNetFixtures.image("support"),
+            supportMask: HSNetFixtures.mask("support_mask"), queryMask: HSNetFixtures.mask("query_mask"))
+        let stepStart = Date()
+        let step = try model.maskerLossAndGradients(episode)
+        let stepSeconds = Date().timeIntervalSince(stepStart)
+        XCTAssertEqual(step.loss, loss)
+        for (name, value) in gradients {
+            XCTAssertLessThan(relativeNormError(try XCTUnwrap(step.gradients[name]), value), 1e-6, name)
+        }
+
+        let expectedLoss = Double(try XCTUnwrap(expected["loss"]).scalars[0])
+        let lossError = abs(Double(loss) - expectedLoss) / abs(expectedLoss)
+        XCTAssertLessThan(lossError, 1e-4, "loss \(loss), reference \(expectedLoss)")
+
+        let names = ["apm.mask_amplitude", "apm.mask_phase", "acpa.phase_attn.0.weight", "acpa.phase_attn.2.weight"]
+        XCTAssertEqual(Set(gradients.keys), Set(names))
+        var report = "masker gradients (whole step \(String(format: "%.2f", seconds)) s, prepared step \(String(format: "%.2f", stepSeconds)) s): loss \(loss) (relative error \(lossError))"
+        for name in names {
+            let ours = try XCTUnwrap(gradients[name], name)
+            let reference = try XCTUnwrap(expected["grad." + name], name)
+            XCTAssertEqual(ours.shape, reference.shape, name)
+            guard ours.shape == reference.shape else { continue }
+            let error = relativeNormError(ours, reference)
+            XCTAssertLessThan(error, Self.gradientTolerance, name)
+            report += ", \(name) \(error)"
+        }
+        print(report)
+    }
+
+    func testCrossEntropyMatchesDefinition() {
+        // Two pixels: target 1 with logits (0, 2), target 0 with logits (1, -1).
+        let logits = Tensor(shape: [1, 2, 1, 2], scalars: [0, 1, 2, -1])
+        let target = Tensor(shape: [1, 2], scalars: [1, 0])
+        let (loss, gradient) = HSNet.crossEntropy(logits: logits, target: target)
+        let l0 = log(1 + exp(-2.0)), l1 = log(1 + exp(-2.0))
+        XCTAssertEqual(Double(loss), (l0 + l1) / 2, accuracy: 1e-6)
+        let p = 1 / (1 + exp(-2.0)) // the probability of the right class at both pixels
+        let expected: [Double] = [(1 - p) / 2, -(1 - p) / 2, -(1 - p) / 2, (1 - p) / 2]
+        for (a, b) in zip(gradient.scalars, expected) { XCTAssertEqual(Double(a), b, accuracy: 1e-6) }
+    }
+
+    func testPluginsOutsideLayer4AreRefused() throws {
+        let model = HSNetFixtures.model
+        model.plugins.removeAll()
+        defer { model.plugins.removeAll() }
+        model.plugins.install(IdentityPlugin(), in: [try PluginSlot(name: "layer3.query")])
+        let image = Tensor(zeros: [1, 3, 64, 64])
+        let mask = Tensor(zeros: [64, 64])
+        XCTAssertThrowsError(try model.maskerLossAndGradients(query: image, support: image, supportMask: mask, queryMask: mask)) { error in
+            XCTAssertTrue("\(error)".contains("layer3.query"), "\(error)")
+        }
+    }
+}
+
+
+/// An identity plug-in for slot checks.
+private final class IdentityPlugin: FeaturePlugin {
+    struct Tape: PluginTape {}
+    var kind: String { "identity" }
+    var parameters: [(name: String, value: Tensor)] { [] }
+    func setParameter(_ name: String, to value: Tensor) throws { throw InputError("no parameter \(name)") }
+    func callAsFunction(_ x: Tensor) throws -> Tensor { x }
+    func forwardForTraining(_ x: Tensor) throws -> (output: Tensor, tape: PluginTape) { (x, Tape()) }
+    func backward(_ gradOutput: Tensor, tape: PluginTape, parameterGradients: inout [String: Tensor]) -> Tensor { gradOutput }
+}
