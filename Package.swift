@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "FreqMask", targets: ["FreqMask"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "HSNetCore", targets: ["HSNetCore"]),
+        .library(name: "Finetune", targets: ["Finetune"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -42,10 +43,12 @@ let package = Package(
         .target(name: "FreqMask", dependencies: ["TensorCore", "CFFTW"], swiftSettings: kernelFlags),
         // The HSNet model with named plug-in slots.
         .target(name: "HSNetCore", dependencies: ["TensorCore", "FreqMask", "Imaging"], swiftSettings: kernelFlags),
+        // Target-domain fine-tuning of the masker parameters: optimisers, loops, evaluation.
+        .target(name: "Finetune", dependencies: ["TensorCore", "FreqMask", "Imaging", "HSNetCore"], swiftSettings: kernelFlags),
         .executableTarget(
             name: "cdfss",
             dependencies: [
-                "TensorCore", "FreqMask", "Imaging", "HSNetCore",
+                "TensorCore", "FreqMask", "Imaging", "HSNetCore", "Finetune",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -53,6 +56,7 @@ let package = Package(
         .testTarget(name: "FreqMaskTests", dependencies: ["FreqMask", "TensorCore"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TensorCore"]),
         .testTarget(name: "HSNetCoreTests", dependencies: ["HSNetCore", "FreqMask", "Imaging", "TensorCore"]),
+        .testTarget(name: "FinetuneTests", dependencies: ["Finetune", "HSNetCore", "FreqMask", "Imaging", "TensorCore"]),
         .testTarget(name: "cdfssTests", dependencies: ["TensorCore", "FreqMask"]),
     ],
     // Kernels hand unsafe buffers to worker threads; Swift 5 mode keeps that free of
