@@ -94,17 +94,24 @@ final class SmallPlaneDFT: @unchecked Sendable {
 
     // MARK: - Public transforms
 
+    /// The scratch's parts: the eight-lane pixels, row transforms, column transforms, and
+    /// working space.
+    @inline(__always)
+    private func regions(of scratch: Scratch) -> (pixels: UnsafeMutablePointer<SIMD8<Float>>, rows: UnsafeMutablePointer<SIMD8<Float>>,
+                                                  columns: UnsafeMutablePointer<SIMD8<Float>>, temporary: UnsafeMutablePointer<SIMD8<Float>>) {
+        let pixels = scratch.vectors
+        let rows = pixels + height * width
+        let columns = rows + 2 * height * halfWidth
+        return (pixels, rows, columns, columns + 2 * height * halfWidth)
+    }
+
     /// Half spectra of `planes` contiguous real planes; see the type's comment for the layout.
     func forward(_ input: UnsafePointer<Float>, to spectrum: UnsafeMutablePointer<Float>,
                  planes: Int, spectrumStride: Int, scratch: Scratch) {
         precondition(spectrumStride >= height * halfWidth, "spectrum stride too small for the half spectrum")
         let planeSize = height * width
         let spectrumFloats = 2 * height * halfWidth
-        let v = scratch.vectors
-        let pixels = v
-        let rows = v + planeSize
-        let columns = rows + 2 * height * halfWidth
-        let temporary = columns + 2 * height * halfWidth
+        let (pixels, rows, columns, temporary) = regions(of: scratch)
         for first in Swift.stride(from: 0, to: planes, by: 8) {
             let live = min(8, planes - first)
             gather(from: input + first * planeSize, planeStride: planeSize, count: planeSize, live: live, into: pixels)
@@ -122,11 +129,7 @@ final class SmallPlaneDFT: @unchecked Sendable {
         precondition(spectrumStride >= height * halfWidth, "spectrum stride too small for the half spectrum")
         let planeSize = height * width
         let spectrumFloats = 2 * height * halfWidth
-        let v = scratch.vectors
-        let pixels = v
-        let rows = v + planeSize
-        let columns = rows + 2 * height * halfWidth
-        let temporary = columns + 2 * height * halfWidth
+        let (pixels, rows, columns, temporary) = regions(of: scratch)
         for first in Swift.stride(from: 0, to: planes, by: 8) {
             let live = min(8, planes - first)
             gather(from: spectrum + 2 * first * spectrumStride, planeStride: 2 * spectrumStride,
