@@ -305,20 +305,8 @@ public struct Conv2d {
                         }
                         return
                     }
-                    let ld = group * positions
-                    let columns = UnsafeMutablePointer<Float>.allocate(capacity: rows * ld)
-                    defer { columns.deallocate() }
-                    let gathered = group > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: cout * ld) : nil
-                    defer { gathered?.deallocate() }
-                    var n0 = 0
-                    while n0 < batch {
-                        let g = min(group, batch - n0)
-                        let width = g * positions
-                        var source = UnsafePointer(gy + n0 * cout * positions)
-                        if let gathered {
-                            Conv2d.gatherImages(source, rows: cout, positions: positions, images: g, into: gathered)
-                            source = UnsafePointer(gathered)
-                        }
+                    forEachImageGroup(batch: batch, group: group, positions: positions, rows: rows,
+                                      gradOutput: gy) { n0, g, width, columns, source in
                         gemm(transposeA: true, m: rows, n: width, k: cout, a: wp, lda: rows, b: source, ldb: width,
                              c: columns, ldc: width)
                         // Each input plane receives only its own rows: planes are independent tasks.
@@ -334,10 +322,36 @@ public struct Conv2d {
                                            addingInto: plane, scratch: scratch)
                             }
                         }
-                        n0 += g
                     }
                 }
             }
+        }
+    }
+
+    /// The loop both backward passes share: images in groups of `group`; for each group, its
+    /// output gradient as one [cout, images * positions] matrix (gathered when the group holds
+    /// several images) and a column buffer of `rows` x that width for `body` to fill or read.
+    private func forEachImageGroup(
+        batch: Int, group: Int, positions: Int, rows: Int, gradOutput gy: UnsafePointer<Float>,
+        _ body: (_ firstImage: Int, _ images: Int, _ width: Int, _ columns: UnsafeMutablePointer<Float>,
+                 _ gradOutput: UnsafePointer<Float>) -> Void
+    ) {
+        let cout = outChannels
+        let ld = group * positions
+        let columns = UnsafeMutablePointer<Float>.allocate(capacity: rows * ld)
+        defer { columns.deallocate() }
+        let gathered = group > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: cout * ld) : nil
+        defer { gathered?.deallocate() }
+        var n0 = 0
+        while n0 < batch {
+            let g = min(group, batch - n0)
+            var source = gy + n0 * cout * positions
+            if let gathered {
+                Conv2d.gatherImages(source, rows: cout, positions: positions, images: g, into: gathered)
+                source = UnsafePointer(gathered)
+            }
+            body(n0, g, g * positions, columns, source)
+            n0 += g
         }
     }
 
@@ -390,25 +404,12 @@ public struct Conv2d {
                         }
                         return
                     }
-                    let ld = group * positions
-                    let columns = UnsafeMutablePointer<Float>.allocate(capacity: rows * ld)
-                    defer { columns.deallocate() }
-                    let gathered = group > 1 ? UnsafeMutablePointer<Float>.allocate(capacity: cout * ld) : nil
-                    defer { gathered?.deallocate() }
-                    var n0 = 0
-                    while n0 < batch {
-                        let g = min(group, batch - n0)
-                        let width = g * positions
+                    forEachImageGroup(batch: batch, group: group, positions: positions, rows: rows,
+                                      gradOutput: gy) { n0, g, width, columns, source in
                         Conv2d.fillColumns(geo, input: xp, channels: cin, firstImage: n0, images: g,
                                            columns: columns, ld: width)
-                        var source = UnsafePointer(gy + n0 * cout * positions)
-                        if let gathered {
-                            Conv2d.gatherImages(source, rows: cout, positions: positions, images: g, into: gathered)
-                            source = UnsafePointer(gathered)
-                        }
                         gemm(transposeB: true, m: cout, n: rows, k: width, a: source, lda: width,
                              b: columns, ldb: width, beta: n0 == 0 ? 0 : 1, c: gwp, ldc: rows)
-                        n0 += g
                     }
                 }
             }
