@@ -94,30 +94,9 @@ public struct GroupNorm {
 
     public func forward(_ x: Tensor) -> Tensor {
         checkInput(x.shape, "forward")
-        let samples = x.shape[0]
-        let planeSize = x.shape.dropFirst(2).reduce(1, *)
-        let perGroup = channels / groupCount
         return Tensor(shape: x.shape) { out in
-            let y = out.baseAddress!
             x.withUnsafeBufferPointer { xb in
-                let xp = xb.baseAddress!
-                let (mean, rstd) = statistics(xp, samples: samples, planeSize: planeSize)
-                weight.withUnsafeBufferPointer { wb in
-                    bias.withUnsafeBufferPointer { bb in
-                        parallelFor(samples * channels, minimumChunk: max(1, 65_536 / max(planeSize, 1))) { range in
-                            for plane in range {
-                                let c = plane % channels
-                                let group = plane / perGroup
-                                // y = x * scale + shift, the per-channel affine form of (x - mean) * rstd * w + b.
-                                let scale = Float(rstd[group] * Double(wb[c]))
-                                let shift = Float(Double(bb[c]) - mean[group] * rstd[group] * Double(wb[c]))
-                                let src = xp + plane * planeSize
-                                let dst = y + plane * planeSize
-                                for i in 0..<planeSize { dst[i] = src[i] * scale + shift }
-                            }
-                        }
-                    }
-                }
+                normalize(xb.baseAddress!, into: out.baseAddress!, shape: x.shape)
             }
         }
     }
@@ -126,24 +105,31 @@ public struct GroupNorm {
     /// 4-D activations. (Training keeps the input for `backwardInput` and uses `forward`.)
     public func apply(to x: inout Tensor) {
         checkInput(x.shape, "apply")
-        let samples = x.shape[0]
-        let planeSize = x.shape.dropFirst(2).reduce(1, *)
+        let shape = x.shape
+        x.withUnsafeMutableBufferPointer { xb in
+            normalize(UnsafePointer(xb.baseAddress!), into: xb.baseAddress!, shape: shape)
+        }
+    }
+
+    /// y = (x - mean) * rstd * w + b per group, as the per-channel affine map x * scale + shift;
+    /// `destination` may be `source` (each element is read before it is written).
+    private func normalize(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<Float>, shape: [Int]) {
+        let samples = shape[0]
+        let planeSize = shape.dropFirst(2).reduce(1, *)
         let perGroup = channels / groupCount
         let channels = self.channels
-        x.withUnsafeMutableBufferPointer { xb in
-            let xp = xb.baseAddress!
-            let (mean, rstd) = statistics(UnsafePointer(xp), samples: samples, planeSize: planeSize)
-            weight.withUnsafeBufferPointer { wb in
-                bias.withUnsafeBufferPointer { bb in
-                    parallelFor(samples * channels, minimumChunk: max(1, 65_536 / max(planeSize, 1))) { range in
-                        for plane in range {
-                            let c = plane % channels
-                            let group = plane / perGroup
-                            let scale = Float(rstd[group] * Double(wb[c]))
-                            let shift = Float(Double(bb[c]) - mean[group] * rstd[group] * Double(wb[c]))
-                            let p = xp + plane * planeSize
-                            for i in 0..<planeSize { p[i] = p[i] * scale + shift }
-                        }
+        let (mean, rstd) = statistics(source, samples: samples, planeSize: planeSize)
+        weight.withUnsafeBufferPointer { wb in
+            bias.withUnsafeBufferPointer { bb in
+                parallelFor(samples * channels, minimumChunk: max(1, 65_536 / max(planeSize, 1))) { range in
+                    for plane in range {
+                        let c = plane % channels
+                        let group = plane / perGroup
+                        let scale = Float(rstd[group] * Double(wb[c]))
+                        let shift = Float(Double(bb[c]) - mean[group] * rstd[group] * Double(wb[c]))
+                        let src = source + plane * planeSize
+                        let dst = destination + plane * planeSize
+                        for i in 0..<planeSize { dst[i] = src[i] * scale + shift }
                     }
                 }
             }
