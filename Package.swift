@@ -43,8 +43,11 @@ let package = Package(
         .target(name: "FreqMask", dependencies: ["TensorCore", "CFFTW"], swiftSettings: kernelFlags),
         // The HSNet model with named plug-in slots.
         .target(name: "HSNetCore", dependencies: ["TensorCore", "FreqMask", "Imaging"], swiftSettings: kernelFlags),
-        // Target-domain fine-tuning of the masker parameters: optimisers, loops, evaluation.
-        .target(name: "Finetune", dependencies: ["TensorCore", "FreqMask", "Imaging", "HSNetCore"], swiftSettings: kernelFlags),
+        // Target-domain fine-tuning of the masker parameters: optimisers, loops, datasets,
+        // episodes, evaluation, reports.
+        .target(
+            name: "Finetune", dependencies: ["TensorCore", "FreqMask", "Imaging", "HSNetCore"],
+            resources: [.copy("Resources/fss1000-test-classes.txt")], swiftSettings: kernelFlags),
         .executableTarget(
             name: "cdfss",
             dependencies: [
