@@ -39,6 +39,21 @@ extension HSNet {
         }
     }
 
+    /// Writes `parameters` (named as `maskerParameters()` names them) back into the installed
+    /// plug-ins; every name must belong to one.
+    public func setMaskerParameters(_ parameters: [String: Tensor]) throws {
+        var owners: [String: (plugin: FeaturePlugin, name: String)] = [:]
+        for (prefix, plugin) in try pluginsByPrefix() {
+            for (name, _) in plugin.parameters { owners[prefix + "." + name] = (plugin, name) }
+        }
+        for (fullName, value) in parameters.sorted(by: { $0.key < $1.key }) {
+            guard let owner = owners[fullName] else {
+                throw InputError("no installed plug-in has a parameter \(fullName) (parameters: \(owners.keys.sorted().joined(separator: ", ")))")
+            }
+            try owner.plugin.setParameter(owner.name, to: value)
+        }
+    }
+
     /// The distinct installed plug-ins keyed by their state-dict prefix; two plug-ins with the
     /// same prefix would make gradient names ambiguous.
     func pluginsByPrefix() throws -> [(prefix: String, plugin: FeaturePlugin)] {

@@ -23,6 +23,12 @@ public struct MaskerEpisode {
     public let squeezed2: Tensor
     public var height: Int { queryMask.shape[0] }
     public var width: Int { queryMask.shape[1] }
+
+    /// The memory the episode's tensors hold, in bytes (for caches with a memory budget).
+    public var byteCount: Int {
+        let tensors = queryLayer4 + supportLayer4 + [supportMask, queryMask, squeezed3, squeezed2]
+        return tensors.reduce(0) { $0 + $1.count * MemoryLayout<Float>.stride }
+    }
 }
 
 extension HSNet {
@@ -54,24 +60,45 @@ extension HSNet {
         guard support.shape[0] == 1 else {
             throw InputError("support image tensor has shape \(support.shapeDescription): the masker gradient takes one support image [1, 3, height, width]")
         }
+        let taps = features(of: [query, support])
+        return try prepareMaskerEpisode(queryTaps: taps[0], supportTaps: taps[1], supportMask: supportPlane, queryMask: queryPlane)
+    }
+
+    /// `prepareMaskerEpisode` from the backbone taps of both images (`features(of:)`), for
+    /// callers that keep the taps of images recurring in several episodes. The masks are
+    /// [H, W] (or [1, H, W]) at the images' size.
+    public func prepareMaskerEpisode(queryTaps: [Tensor], supportTaps: [Tensor], supportMask: Tensor, queryMask: Tensor) throws
+        -> MaskerEpisode {
+        try checkMaskerPlugins()
+        let layers = ResNet50Backbone.tapLayers
+        guard queryTaps.count == layers.count, supportTaps.count == layers.count else {
+            throw InputError("expected \(layers.count) backbone taps per image, got \(queryTaps.count) (query) and \(supportTaps.count) (support)")
+        }
+        let (height, width) = queryMask.rank == 3 ? (queryMask.shape[1], queryMask.shape[2])
+                                                  : (queryMask.shape.first ?? 0, queryMask.shape.last ?? 0)
+        let supportPlane = try Self.maskPlane(supportMask, what: "support mask", height: height, width: width)
+        let queryPlane = try Self.maskPlane(queryMask, what: "query mask", height: height, width: width)
         if let bad = queryPlane.scalars.first(where: { $0 != 0 && $0 != 1 }) {
             throw InputError("query mask holds \(bad); a training target must hold only 0 (background) and 1 (foreground)")
         }
-
-        let taps = features(of: [query, support])
-        var supportTaps = taps[1]
-        Self.maskSupportFeatures(&supportTaps, mask: supportPlane)
-        let layers = ResNet50Backbone.tapLayers
+        let expected = Self.featureSize(layer: 4, imageHeight: height, imageWidth: width)
+        let layer4Index = layers.lastIndex(of: 4)!
+        for (what, taps) in [("query", queryTaps), ("support", supportTaps)]
+        where taps[layer4Index].rank != 4 || Array(taps[layer4Index].shape.suffix(2)) != [expected.height, expected.width] {
+            throw InputError("the \(what) image's layer-4 taps are \(taps[layer4Index].shapeDescription), but \(height) x \(width) masks need \(expected.height) x \(expected.width) features")
+        }
+        var maskedSupport = supportTaps
+        Self.maskSupportFeatures(&maskedSupport, mask: supportPlane)
         var squeezed: [Int: Tensor] = [:]
         for layer in [3, 2] {
             let indices = layers.indices.filter { layers[$0] == layer }
             let pyramid = Hypercorrelation.pyramid(
-                query: indices.map { Hypercorrelation.Operand(taps[0][$0], droppingZeroPositions: false) },
-                support: indices.map { Hypercorrelation.Operand(supportTaps[$0], droppingZeroPositions: true) })
+                query: indices.map { Hypercorrelation.Operand(queryTaps[$0], droppingZeroPositions: false) },
+                support: indices.map { Hypercorrelation.Operand(maskedSupport[$0], droppingZeroPositions: true) })
             squeezed[layer] = learner.squeezingBlock(forLayer: layer).forward(pyramid)
         }
         let layer4 = layers.indices.filter { layers[$0] == 4 }
-        return MaskerEpisode(queryLayer4: layer4.map { taps[0][$0] }, supportLayer4: layer4.map { taps[1][$0] },
+        return MaskerEpisode(queryLayer4: layer4.map { queryTaps[$0] }, supportLayer4: layer4.map { supportTaps[$0] },
                              supportMask: supportPlane, queryMask: queryPlane,
                              squeezed3: squeezed[3]!, squeezed2: squeezed[2]!)
     }

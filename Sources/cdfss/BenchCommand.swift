@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Finetune
 import FreqMask
 import HSNetCore
 import TensorCore
@@ -19,15 +20,17 @@ struct BenchCommand: ParsableCommand {
             maskers: APM-M + ACPA forward and backward on x [6, 2048, 13, 13], the six layer-4 \
             maps one fine-tuning step sees (query and support, three taps each), and each \
             layer alone.
+            finetune: one fine-tuning step (one pair, 400 x 400, APM-M + ACPA, Adam) once the \
+            pair's features are cached: the layer-4 path forward and backward and the update.
             layers: the convolution kernels on ResNet-50 and learner shapes, with GFLOP/s.
             """)
 
     enum Suite: String, ExpressibleByArgument, CaseIterable {
-        case episode, maskers, layers
+        case episode, maskers, finetune, layers
     }
 
-    @Option(parsing: .upToNextOption, help: "Benchmarks to run: episode, maskers, layers (default: episode maskers).")
-    var suites: [Suite] = [.episode, .maskers]
+    @Option(parsing: .upToNextOption, help: "Benchmarks to run: episode, maskers, finetune, layers (default: episode maskers finetune).")
+    var suites: [Suite] = [.episode, .maskers, .finetune]
 
     @Option(help: "Timed runs of the masker and layer benchmarks (the median is reported).")
     var runs: Int = 20
@@ -35,11 +38,16 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed runs of the episode benchmark.")
     var episodeRuns: Int = 5
 
+    @Option(help: "Timed steps of the fine-tuning benchmark.")
+    var finetuneRuns: Int = 10
+
     @Flag(help: "Print JSON.")
     var json = false
 
     func validate() throws {
-        guard runs > 0, episodeRuns > 0 else { throw ValidationError("--runs and --episode-runs must be positive") }
+        guard runs > 0, episodeRuns > 0, finetuneRuns > 0 else {
+            throw ValidationError("--runs, --episode-runs and --finetune-runs must be positive")
+        }
     }
 
     func run() throws {
@@ -50,6 +58,7 @@ struct BenchCommand: ParsableCommand {
         // The episode first, so that the peak memory it reports is its own.
         if suites.contains(.episode) { results += try episodeBenchmark() }
         if suites.contains(.maskers) { results += try maskerBenchmark() }
+        if suites.contains(.finetune) { results += try fineTuningBenchmark() }
         if suites.contains(.layers) { results += layerBenchmarks() }
         if json {
             let encoder = JSONEncoder()
@@ -88,7 +97,9 @@ struct BenchCommand: ParsableCommand {
                     minMilliseconds: 1000 * (seconds.min() ?? .nan))
     }
 
-    func episodeBenchmark() throws -> [BenchResult] {
+    /// The benchmarks' model: deterministic pseudo-random weights, a fresh APM-M + ACPA in
+    /// layer 4, two pseudo-random 400 x 400 pictures and a mask covering the centred quarter.
+    func benchmarkEpisode() throws -> (model: HSNet, query: Tensor, support: Tensor, mask: Tensor) {
         let size = 400
         let model = try HSNet.withDeterministicWeights()
         var generator = SeededGenerator(seed: 0)
@@ -98,17 +109,34 @@ struct BenchCommand: ParsableCommand {
             channelAttention: ChannelPhaseAttention(channels: 2048, generator: &generator), imageSize: size)
         let image = { Tensor(shape: [1, 3, size, size], scalars: (0..<(3 * size * size)).map { _ in generator.uniform(-2, 2) }) }
         let (query, support) = (image(), image())
-        // The support mask: a centred square covering a quarter of the picture.
-        let mask = Tensor(shape: [1, size, size], scalars: (0..<(size * size)).map { i in
+        let mask = Tensor(shape: [size, size], scalars: (0..<(size * size)).map { i in
             let (row, column) = (i / size, i % size)
             return (size / 4..<(3 * size / 4)).contains(row) && (size / 4..<(3 * size / 4)).contains(column) ? 1 : 0
         })
+        return (model, query, support, mask)
+    }
+
+    func episodeBenchmark() throws -> [BenchResult] {
+        let (model, query, support, mask) = try benchmarkEpisode()
         let seconds = try Timing.measure(runs: episodeRuns, warmup: 1) {
-            _ = try model.predict(query: query, supports: support, supportMasks: mask)
+            _ = try model.predict(query: query, supports: support, supportMasks: mask.reshaped([1] + mask.shape))
         }
-        var episode = result("episode.1shot.apm-m+acpa", shape: "[1, 3, \(size), \(size)]", seconds)
+        var episode = result("episode.1shot.apm-m+acpa", shape: query.shapeDescription, seconds)
         episode.peakResidentMegabytes = peakResidentMegabytes()
         return [episode]
+    }
+
+    func fineTuningBenchmark() throws -> [BenchResult] {
+        let (model, query, support, mask) = try benchmarkEpisode()
+        // Two images, trained on the one pair support -> query.
+        let images = [AdaptationImage(imagePath: "support", maskPath: "support-mask", image: support, mask: mask),
+                      AdaptationImage(imagePath: "query", maskPath: "query-mask", image: query, mask: mask)]
+        let run = try MaskerFineTuning(model: model, images: images, settings: FineTuneSettings(steps: finetuneRuns + 1),
+                                       cacheBytes: 1 << 30, onlyPairs: [AdaptationPair(support: 0, query: 1)])
+        let cold = try Timing.measure(runs: 1, warmup: 0) { try run.step() }
+        let warm = try Timing.measure(runs: finetuneRuns, warmup: 0) { try run.step() }
+        return [result("finetune.step.apm-m+acpa.adam (cache warm)", shape: query.shapeDescription, warm),
+                result("  first step (fills the cache)", shape: query.shapeDescription, cold)]
     }
 
     func maskerBenchmark() throws -> [BenchResult] {

@@ -1,0 +1,234 @@
+import ArgumentParser
+import Foundation
+import Finetune
+import FreqMask
+import HSNetCore
+import TensorCore
+
+struct FinetuneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "finetune",
+        abstract: "Fine-tune the frequency maskers on a few labelled target-domain images; every other weight stays frozen.",
+        discussion: """
+            From K labelled images every ordered (support, query) pair is an episode, a pair of \
+            an image with itself included, so one image is enough. Each step trains on --batch \
+            pairs dealt from seeded shuffles of all pairs. Backbone features and the layer-3/2 \
+            correlations are computed once per image and pair (kept within --cache-mb); a step \
+            runs the layer-4 path only.
+
+            The starting masker is --masker-init, else the checkpoint's apm.*/acpa.*, else a \
+            fresh one (--apm, --acpa). The output is a masker file with the reference's tensor \
+            names and the run in its metadata; the optimizer state goes beside it \
+            (NAME.optimizer.safetensors) so that --resume continues exactly where it stopped.
+            """)
+
+    @Option(help: "HSNet checkpoint (.pt, .pth or .safetensors).")
+    var checkpoint: String
+
+    @Option(help: "ResNet-50 state dict for the backbone, when the checkpoint has none.")
+    var backboneWeights: String?
+
+    @Option(name: .customLong("adapt-image"), help: "Labelled target-domain picture; repeat for several.")
+    var adaptImages: [String] = []
+
+    @Option(name: .customLong("adapt-mask"), help: "Mask of the --adapt-image at the same position (>= 128 is foreground).")
+    var adaptMasks: [String] = []
+
+    @Option(help: "Text file with one image<TAB>mask per line, paths relative to the file (instead of --adapt-image/--adapt-mask).")
+    var adaptList: String?
+
+    @Option(help: "Masker file to start from (wins over the checkpoint's maskers).")
+    var maskerInit: String?
+
+    @Option(help: "Fresh amplitude-phase masker when neither --masker-init nor the checkpoint gives one: m, s or none. [default: m]")
+    var apm: APMChoice?
+
+    @Flag(inversion: .prefixedNo, help: "Fresh masker with (or without) adaptive channel phase attention. [default: with]")
+    var acpa: Bool?
+
+    @Option(help: "Optimizer steps in total (a resumed run counts the steps already taken).")
+    var steps = 100
+
+    @Option(help: "Learning rate.")
+    var lr = 1e-3
+
+    @Option(help: "adam or sgd.")
+    var optimizer: FineTuneSettings.Algorithm = .adam
+
+    @Option(help: "SGD momentum.")
+    var momentum = 0.0
+
+    @Option(help: "L2 weight decay (added to the gradient, as torch.optim).")
+    var weightDecay = 0.0
+
+    @Option(help: "Learning-rate schedule: constant or cosine (annealed to 0 over --steps).")
+    var schedule = "constant"
+
+    @Option(help: "Pairs per step (the loss is their mean).")
+    var batch = 1
+
+    @Option(help: "Seed of the pair shuffles and of a fresh masker's ACPA weights.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Side of the square network input.")
+    var imageSize = 400
+
+    @Option(help: "Memory for cached features, in MiB (less only recomputes more).")
+    var cacheMb = 4096
+
+    @Option(help: "Where to write the fine-tuned masker (.safetensors).")
+    var output: String
+
+    @Option(help: "Also write the masker every N steps during the run.")
+    var saveEvery: Int?
+
+    @Flag(help: "Continue the run saved in --output (same settings and images; its optimizer state included).")
+    var resume = false
+
+    func validate() throws {
+        if let adaptList {
+            guard adaptImages.isEmpty && adaptMasks.isEmpty else {
+                throw ValidationError("--adapt-list \(adaptList) and --adapt-image/--adapt-mask exclude each other")
+            }
+        } else {
+            guard !adaptImages.isEmpty else { throw ValidationError("give --adapt-image IMG --adapt-mask MASK (repeatable) or --adapt-list FILE") }
+            guard adaptImages.count == adaptMasks.count else {
+                throw ValidationError("\(adaptImages.count) --adapt-image pictures but \(adaptMasks.count) --adapt-mask files: give one mask per picture")
+            }
+        }
+        if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every \(saveEvery): expected at least 1") }
+        guard cacheMb >= 0 else { throw ValidationError("--cache-mb \(cacheMb): expected 0 or more") }
+        try HSNet.checkImageSize(imageSize)
+    }
+
+    var settings: FineTuneSettings {
+        FineTuneSettings(steps: steps, learningRate: lr, algorithm: optimizer, momentum: momentum, weightDecay: weightDecay,
+                         schedule: schedule, batch: batch, seed: seed, imageSize: imageSize)
+    }
+
+    func run() throws {
+        let settings = self.settings
+        _ = try settings.learningRateSchedule()
+        _ = try settings.makeOptimizer()
+        let outputURL = URL(fileURLWithPath: output)
+        let entries = try adaptList.map { try AdaptationList.read(URL(fileURLWithPath: $0)) }
+            ?? zip(adaptImages, adaptMasks).map { (image: $0, mask: $1) }
+
+        // Everything that can fail on bad input happens before anything is written.
+        let saved = resume ? try savedRun(at: outputURL, entries: entries, settings: settings) : nil
+        let images = try entries.map { try AdaptationImage.load(image: $0.image, mask: $0.mask, size: imageSize) }
+        let model = try HSNet(checkpoint: URL(fileURLWithPath: checkpoint), backbone: backboneWeights.map { URL(fileURLWithPath: $0) })
+        let start = try installStartingMasker(on: model, saved: saved)
+        let run = try MaskerFineTuning(model: model, images: images, settings: settings, cacheBytes: cacheMb << 20,
+                                       resuming: saved.map { ($0.optimizer, $0.lossCurve) })
+        for image in images where image.hasEmptyMask {
+            warn("\(image.maskPath) is empty at \(imageSize) x \(imageSize): its \(images.count) pairs as support are skipped")
+        }
+        var metadata = ["created_by": "cdfss \(CDFSS.version) finetune", "training.checkpoint": checkpoint,
+                        "training.start": start]
+        if let backboneWeights { metadata["training.backbone_weights"] = backboneWeights }
+        if run.completedSteps >= steps {
+            print("\(output) already holds \(run.completedSteps) steps (--steps \(steps)): nothing to do")
+            return
+        }
+
+        let progress = ProgressLine(total: steps, first: run.completedSteps)
+        let started = Date()
+        let firstStep = run.completedSteps
+        while run.completedSteps < steps {
+            let loss: Float
+            do {
+                loss = try run.step()
+            } catch let failure as NonFiniteLoss {
+                progress.finish()
+                metadata["training.stopped"] = failure.message
+                try FineTunedMaskerFile.write(run, to: outputURL, metadata: metadata)
+                throw InputError(failure.message + " (written to \(output))")
+            }
+            progress.update(step: run.completedSteps, loss: loss)
+            if let saveEvery, run.completedSteps % saveEvery == 0, run.completedSteps < steps {
+                try FineTunedMaskerFile.write(run, to: outputURL, metadata: metadata)
+            }
+        }
+        progress.finish()
+        try FineTunedMaskerFile.write(run, to: outputURL, metadata: metadata)
+
+        let seconds = Date().timeIntervalSince(started)
+        let taken = run.completedSteps - firstStep
+        let curve = run.lossCurve
+        print(String(format: "loss %.4f -> %.4f over %d steps (%d this run, %.1f s, %.2f steps/s); wrote %@",
+                     curve.first!, curve.last!, run.completedSteps, taken, seconds, Double(taken) / max(seconds, 1e-9), output))
+        if !run.skippedPairs.isEmpty {
+            print("skipped \(run.skippedPairs.count) of \(run.skippedPairs.count + run.pairs.count) pairs whose support mask is empty")
+        }
+    }
+
+    /// The saved run to continue, after checking it was made from the same images and settings.
+    func savedRun(at url: URL, entries: [(image: String, mask: String)], settings: FineTuneSettings) throws
+        -> FineTunedMaskerFile.SavedRun {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw InputError("--resume: \(url.path) does not exist (run without --resume to start)")
+        }
+        guard maskerInit == nil, apm == nil, acpa == nil else {
+            throw InputError("--resume starts from \(url.path); --masker-init, --apm and --acpa do not apply")
+        }
+        let saved = try FineTunedMaskerFile.read(url)
+        if let conflict = settings.resumeConflict(with: saved.settings) {
+            throw InputError("--resume: \(url.path) cannot be continued: \(conflict)")
+        }
+        let given = entries.map { [$0.image, $0.mask] }
+        guard given == saved.adaptImages else {
+            throw InputError("--resume: \(url.path) was trained on \(saved.adaptImages.map { $0.joined(separator: " + ") }.joined(separator: ", ")); this run gives \(given.map { $0.joined(separator: " + ") }.joined(separator: ", "))")
+        }
+        return saved
+    }
+
+    /// Installs the starting maskers and says where they came from.
+    func installStartingMasker(on model: HSNet, saved: FineTunedMaskerFile.SavedRun?) throws -> String {
+        func install(_ state: MaskerState, from source: String) throws {
+            do {
+                try model.installFrequencyMaskers(amplitudePhase: state.amplitudePhase, channelAttention: state.channelAttention,
+                                                  imageSize: imageSize)
+            } catch let error as InputError {
+                throw InputError("\(source): \(error.message)")
+            }
+        }
+        if let saved {
+            try install(saved.masker, from: output)
+            return saved.masker.metadata["training.start"] ?? "resumed"
+        }
+        let freshOptionsGiven = apm != nil || acpa != nil
+        if let maskerInit {
+            guard !freshOptionsGiven else { throw InputError("--apm/--acpa describe a fresh masker; --masker-init \(maskerInit) gives the starting masker") }
+            try install(MaskerState.read(URL(fileURLWithPath: maskerInit)), from: maskerInit)
+            return "masker-init \(maskerInit)"
+        }
+        let fromCheckpoint: MaskerState?
+        do {
+            fromCheckpoint = try model.installCheckpointMaskers(imageSize: imageSize)
+        } catch let error as InputError {
+            throw InputError("\(checkpoint): \(error.message)")
+        }
+        if fromCheckpoint != nil {
+            guard !freshOptionsGiven else { throw InputError("--apm/--acpa describe a fresh masker, but \(checkpoint) has its own (apm.*/acpa.*), which fine-tuning starts from") }
+            return "checkpoint"
+        }
+        let variant = apm ?? .m
+        let withAttention = acpa ?? true
+        guard variant != .none || withAttention else { throw InputError("nothing to fine-tune: --apm none with --no-acpa") }
+        let size = HSNet.featureSize(layer: 4, imageHeight: imageSize, imageWidth: imageSize)
+        let channels = ResNet50Backbone.layerChannels[3]
+        var generator = SeededGenerator(seed: seed)
+        let amplitudePhase = variant == .none ? nil : AmplitudePhaseMasker(
+            variant: variant == .m ? .perChannel : .shared, channels: channels, height: size.height, width: size.width)
+        let attention = withAttention ? ChannelPhaseAttention(channels: channels, generator: &generator) : nil
+        try model.installFrequencyMaskers(amplitudePhase: amplitudePhase, channelAttention: attention, imageSize: imageSize)
+        return "fresh apm-\(variant.rawValue)\(withAttention ? "+acpa" : "") (seed \(seed))"
+    }
+}
+
+extension FineTuneSettings.Algorithm: ExpressibleByArgument {}
+
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
+}
