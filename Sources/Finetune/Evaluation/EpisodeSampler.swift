@@ -1,0 +1,121 @@
+import TensorCore
+
+/// Draws the test episodes of a benchmark, as the reference test loaders do but reproducibly:
+///
+/// - deepglobe, isic, lung, folder: `episodes` episodes (600 unless given); episode i belongs
+///   to class `i mod classCount` and draws its query and then K supports uniformly from that
+///   class's images;
+/// - fss: every image is the query of one episode, class by class in list order and image by
+///   image in class order, with K supports drawn from the other images of its class; a given
+///   `episodes` keeps the first that many episodes of this list.
+///
+/// Two departures from the reference, both deliberate: the K supports are distinct (the
+/// reference only keeps them apart from the query, so with several shots it can repeat a
+/// support), and the randomness is ours, not NumPy's. Every episode draws from its own
+/// SplitMix64 generator seeded with `episodeSeed(seed:index:)`, so an episode is the same
+/// whatever other episodes are run, in whatever order, on however many threads or machines.
+///
+/// Images in `excluding` (those a domain-adaptation run trains on) appear in no episode, not
+/// as a query and not as a support.
+public struct EpisodeSampler: Sendable {
+    /// The reference's episode count for the benchmarks with random queries.
+    public static let defaultEpisodeCount = 600
+
+    public let dataset: TargetDataset
+    public let shots: Int
+    public let seed: UInt64
+    public let excluding: Set<LabelledImage>
+    /// Per class, the images episodes may use, in class order.
+    private let pools: [[LabelledImage]]
+
+    /// Checks that every class keeps at least K + 1 images once `excluding` is taken out (a
+    /// query and K supports apart from it); the error names the first class that does not.
+    public init(dataset: TargetDataset, shots: Int, seed: UInt64, excluding: Set<LabelledImage> = []) throws {
+        guard shots >= 1 else { throw InputError("shots must be at least 1, got \(shots)") }
+        guard !dataset.classes.isEmpty else {
+            throw InputError("\(dataset.root.path): the \(dataset.kind.rawValue) dataset has no classes")
+        }
+        var pools: [[LabelledImage]] = []
+        for datasetClass in dataset.classes {
+            let pool = datasetClass.samples.filter { !excluding.contains($0) }
+            guard pool.count >= shots + 1 else {
+                let removed = datasetClass.samples.count - pool.count
+                let held = removed == 0 ? "" : " after \(removed) taken for adaptation"
+                throw InputError("class \"\(datasetClass.name)\" of \(dataset.kind.rawValue) has \(pool.count) usable image\(pool.count == 1 ? "" : "s")\(held); \(shots)-shot episodes need at least \(shots + 1)")
+            }
+            pools.append(pool)
+        }
+        self.dataset = dataset
+        self.shots = shots
+        self.seed = seed
+        self.excluding = excluding
+        self.pools = pools
+    }
+
+    /// How many episodes a full run has: `requested`, or by default 600 (fss: every usable
+    /// image). For fss a request beyond the number of images is an error.
+    public func episodeCount(requested: Int? = nil) throws -> Int {
+        if let requested, requested < 1 { throw InputError("episode count must be at least 1, got \(requested)") }
+        guard dataset.kind == .fss else { return requested ?? Self.defaultEpisodeCount }
+        let images = pools.reduce(0) { $0 + $1.count }
+        if let requested, requested > images {
+            throw InputError("fss has \(images) test images to use as queries, \(requested) episodes asked for")
+        }
+        return requested ?? images
+    }
+
+    /// The episodes of a full run (`episodeCount(requested:)` of them), by index. Pass the
+    /// result through `ShardSpec.select` to run a shard.
+    public func plan(episodes requested: Int? = nil) throws -> [EpisodePlan] {
+        let count = try episodeCount(requested: requested)
+        if dataset.kind == .fss {
+            var plans: [EpisodePlan] = []
+            plans.reserveCapacity(count)
+            outer: for (classIndex, pool) in pools.enumerated() {
+                for queryPosition in pool.indices {
+                    if plans.count == count { break outer }
+                    plans.append(episode(plans.count, classIndex: classIndex, queryPosition: queryPosition))
+                }
+            }
+            return plans
+        }
+        return (0..<count).map { episode($0, classIndex: $0 % pools.count, queryPosition: nil) }
+    }
+
+    /// The seed of episode `index`'s own generator: the index-th output of SplitMix64 seeded
+    /// with `seed` (SplitMix64 can jump straight to it), so neighbouring indices and
+    /// neighbouring seeds give unrelated streams. Other per-episode randomness should derive
+    /// from it too.
+    public static func episodeSeed(seed: UInt64, index: Int) -> UInt64 {
+        precondition(index >= 0, "negative episode index \(index)")
+        var generator = SeededGenerator(seed: seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
+        return generator.next()
+    }
+
+    /// Episode `index` of class `classIndex`: the query at `queryPosition` of the class's pool
+    /// or, when nil, drawn; then K supports drawn without replacement from the rest (a partial
+    /// Fisher-Yates shuffle of the other positions).
+    private func episode(_ index: Int, classIndex: Int, queryPosition: Int?) -> EpisodePlan {
+        let pool = pools[classIndex]
+        var generator = SeededGenerator(seed: Self.episodeSeed(seed: seed, index: index))
+        let query = queryPosition ?? Self.draw(below: pool.count, &generator)
+        var others = Array(pool.indices).filter { $0 != query }
+        for k in 0..<shots {
+            others.swapAt(k, k + Self.draw(below: others.count - k, &generator))
+        }
+        return EpisodePlan(index: index, classIndex: classIndex, query: pool[query],
+                           supports: others[0..<shots].map { pool[$0] })
+    }
+
+    /// A uniform integer in 0..<bound by Lemire's multiply-and-reject method, spelled out so
+    /// that plans do not depend on the standard library's choice of algorithm.
+    private static func draw(below bound: Int, _ generator: inout SeededGenerator) -> Int {
+        precondition(bound > 0)
+        let range = UInt64(bound)
+        let threshold = (0 &- range) % range
+        while true {
+            let (high, low) = generator.next().multipliedFullWidth(by: range)
+            if low >= threshold { return Int(high) }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Finetune
+import Foundation
+import TensorCore
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Merge and show evaluation reports.",
+        discussion: """
+            A report is the JSON file `cdfss test` writes: the run's config, one record per \
+            episode (query, supports, intersection and union of background and foreground) and \
+            the scores computed from the records (mIoU and FB-IoU as the HSNet/PATNet \
+            evaluator computes them). Runs split with --shard i/n write one report per shard; \
+            `report merge` puts them back together.
+            """,
+        subcommands: [Merge.self, Show.self])
+
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "merge",
+            abstract: "Merge the shard reports of one run into the report of the whole run.",
+            discussion: """
+                The shards' configs must agree except for the shard, and their episodes must \
+                cover the run exactly once. The merged report is scored again from the episode \
+                records, sorted by episode, and has shard null: it is the report one process \
+                running every episode would have written. Multi-seed reports merge seed by seed.
+                """)
+
+        @Argument(help: "Shard reports (JSON) of one run.")
+        var shards: [String]
+
+        @Option(help: "Where to write the merged report (JSON).")
+        var output: String
+
+        func validate() throws {
+            guard !shards.isEmpty else { throw ValidationError("give the shard reports to merge") }
+        }
+
+        func run() throws {
+            let merged = try ReportMerge.merge(files: shards.map { URL(fileURLWithPath: $0) })
+            try merged.write(to: URL(fileURLWithPath: output))
+            if case .multiSeed(let report) = merged {
+                for run in report.runs { print("seed \(run.config.seed!)  \(run.scoreLine)") }
+            }
+            print(merged.scoreLine)
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "show",
+            abstract: "Print a report's per-class IoU table and its scores.")
+
+        @Argument(help: "Report file (JSON).")
+        var report: String
+
+        func run() throws {
+            let file = try ReportFile.read(URL(fileURLWithPath: report))
+            let runs = file.runs
+            for (position, run) in runs.enumerated() {
+                if position > 0 { print("") }
+                print(Self.table(run))
+                if runs.count > 1 { print("seed \(run.config.seed!)  \(run.scoreLine)") }
+            }
+            if runs.count > 1 { print("") }
+            print(file.scoreLine)
+        }
+
+        /// The run's header line, then one row per class that has episodes.
+        static func table(_ run: EvaluationReport) -> String {
+            let config = run.config
+            let expected = run.episodes.count + run.missingEpisodes.count
+            var header = "\(config.benchmark.rawValue), \(config.shots)-shot, seed \(config.seed!), "
+                + "\(run.episodes.count) of \(expected) episodes"
+            if let shard = config.shard { header += " (shard \(shard) of a \(config.episodes)-episode run)" }
+            header += ", adaptation \(config.adaptation.mode.rawValue), masker \(config.masker)"
+            let score = run.score
+            let nameWidth = max(4, run.classes.map(\.name.count).max() ?? 0)
+            func pad(_ text: String, _ width: Int, left: Bool = false) -> String {
+                let fill = String(repeating: " ", count: max(0, width - text.count))
+                return left ? text + fill : fill + text
+            }
+            var lines = [header, pad("class", 5) + "  " + pad("name", nameWidth, left: true) + "  " + pad("episodes", 8) + "  " + pad("IoU", 6)]
+            for entry in run.classes {
+                let episodes = score.totals[entry.classIndex]?.episodes ?? 0
+                lines.append(pad("\(entry.classIndex)", 5) + "  " + pad(entry.name, nameWidth, left: true) + "  "
+                    + pad("\(episodes)", 8) + "  " + pad(String(format: "%.2f", entry.iou), 6))
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+}
