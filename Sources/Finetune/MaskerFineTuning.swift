@@ -26,10 +26,11 @@ public final class MaskerFineTuning {
     /// Sets up a run on `images` with the maskers installed in `model` as the starting point.
     /// `resuming` continues a saved run: its optimiser state and loss curve (one loss per step
     /// the optimiser has taken). `onlyPairs` trains on those pairs instead of every ordered
-    /// pair (pairs with an empty support mask are still skipped).
+    /// pair (pairs with an empty support mask are still skipped). `backbone` shares a cache of
+    /// backbone taps with other runs on the same pictures (keyed by image path).
     public init(model: HSNet, images: [AdaptationImage], settings: FineTuneSettings, cacheBytes: Int,
                 resuming: (optimizer: OptimizerState, lossCurve: [Float])? = nil,
-                onlyPairs: [AdaptationPair]? = nil) throws {
+                onlyPairs: [AdaptationPair]? = nil, backbone: BackboneFeatureCache? = nil) throws {
         guard !images.isEmpty else { throw InputError("no adaptation image given (one or more are needed)") }
         if let wrong = images.first(where: { $0.image.shape != [1, 3, settings.imageSize, settings.imageSize] }) {
             throw InputError("\(wrong.imagePath) was prepared at \(wrong.image.shapeDescription), the run's image size is \(settings.imageSize)")
@@ -71,7 +72,7 @@ public final class MaskerFineTuning {
         }
         self.model = model
         self.settings = settings
-        episodes = AdaptationEpisodes(model: model, images: images, budgetBytes: cacheBytes)
+        episodes = AdaptationEpisodes(model: model, images: images, budgetBytes: cacheBytes, backbone: backbone)
     }
 
     public var completedSteps: Int { optimizer.stepCount }

@@ -42,6 +42,11 @@ final class ProgressLine {
         update(position: step, figures: String(format: "loss %.4f", loss))
     }
 
+    /// A message on a line of its own (above the bar when one is drawn), terminal or not.
+    func note(_ message: String) {
+        FileHandle.standardError.write(Data(((enabled && drawn ? "\r\u{1B}[K" : "") + message + "\n").utf8))
+    }
+
     /// Ends the line so that what follows starts on a fresh one.
     func finish() {
         guard enabled, drawn else { return }

@@ -1,0 +1,296 @@
+import ArgumentParser
+import Finetune
+import Foundation
+import FreqMask
+import HSNetCore
+import Imaging
+import TensorCore
+
+struct TestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Evaluate HSNet (with its maskers) on a cross-domain few-shot benchmark: mIoU and FB-IoU.",
+        discussion: """
+            Episodes: 600 by default (class = episode index mod the number of classes, a query \
+            and K distinct supports drawn from the class by a seeded generator of our own, each \
+            episode from its own seed); for fss every test image is the query of one episode. \
+            Metrics as the HSNet/PATNet evaluator: per-class sums of intersection and union; mIoU \
+            is the mean foreground IoU over the classes, FB-IoU the mean of background and \
+            foreground IoU; in percent.
+
+            Test-time adaptation: --adapt episode fine-tunes a fresh copy of the masker on each \
+            episode's supports before predicting its query; --adapt domain fine-tunes once on \
+            --adapt-count images drawn from the target set (listed in the report) and keeps them \
+            out of every episode. The starting masker is --masker, else the checkpoint's, else a \
+            fresh APM-M + ACPA.
+
+            --shard i/n (0 <= i < n) runs episodes i, i+n, i+2n, ...; `cdfss report merge` joins \
+            the shards' reports into the whole run's.
+            """)
+
+    @Option(help: "HSNet checkpoint (.pt, .pth or .safetensors).")
+    var checkpoint: String
+
+    @Option(help: "ResNet-50 state dict for the backbone, when the checkpoint has none.")
+    var backboneWeights: String?
+
+    @Option(help: "deepglobe, isic, lung, fss or folder (see datasets.md).", transform: { value in
+        guard let kind = BenchmarkKind(rawValue: value) else {
+            throw ValidationError("unknown benchmark \(value): expected \(BenchmarkKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return kind
+    })
+    var benchmark: BenchmarkKind
+
+    @Option(help: "Folder holding the benchmark.")
+    var datapath: String
+
+    @Option(help: "Support images per episode (K).")
+    var shots = 1
+
+    @Option(help: "Episodes per run (default 600; fss: every test image).")
+    var episodes: Int?
+
+    @Option(help: "Seed of the episode draws (and of adaptation).")
+    var seed: UInt64?
+
+    @Option(help: "Run the protocol once per seed and report mean and standard deviation, e.g. 0,1,2,3,4.",
+            transform: { text in
+                try text.split(separator: ",", omittingEmptySubsequences: false).map { part in
+                    guard let value = UInt64(part.trimmingCharacters(in: .whitespaces)) else {
+                        throw ValidationError("--seeds \(text): expected comma-separated non-negative integers")
+                    }
+                    return value
+                }
+            })
+    var seeds: [UInt64]?
+
+    @Option(help: "Masker file to use (wins over the checkpoint's maskers).")
+    var masker: String?
+
+    @Flag(help: "Ignore the checkpoint's maskers (plain HSNet).")
+    var noMasker = false
+
+    @Option(help: "Test-time adaptation: none, episode or domain.")
+    var adapt: AdaptMode = .none
+
+    @Option(help: "Fine-tuning steps of the adaptation (per episode, or in all for domain).")
+    var steps = 50
+
+    @Option(help: "Learning rate of the adaptation.")
+    var lr = 1e-3
+
+    @Option(help: "Optimizer of the adaptation: adam or sgd.")
+    var optimizer: FineTuneSettings.Algorithm = .adam
+
+    @Option(help: "Pairs per adaptation step.")
+    var batch = 1
+
+    @Option(help: "Domain adaptation: how many labelled target images to fine-tune on.")
+    var adaptCount = 5
+
+    @Option(help: "Side of the square network input.")
+    var imageSize = 400
+
+    @Flag(help: "Score at each query picture's own resolution instead of the network size.")
+    var originalSize = false
+
+    @Option(help: "Write the JSON report here.")
+    var report: String?
+
+    @Option(help: "Write pictures of episodes here: supports with their masks, query with truth and prediction.")
+    var visDir: String?
+
+    @Option(help: "How many episodes to draw with --vis-dir (the first of the run).")
+    var visCount = 20
+
+    @Option(help: "Run every n-th episode: i/n with 0 <= i < n.", transform: { try ShardSpec(parsing: $0) })
+    var shard: ShardSpec?
+
+    @Option(help: "Memory for cached features, in MiB (less only recomputes more).")
+    var cacheMb = 4096
+
+    enum AdaptMode: String, ExpressibleByArgument, CaseIterable {
+        case none, episode, domain
+    }
+
+    func validate() throws {
+        guard !(seed != nil && seeds != nil) else { throw ValidationError("--seed and --seeds exclude each other") }
+        if let seeds {
+            guard !seeds.isEmpty, Set(seeds).count == seeds.count else { throw ValidationError("--seeds must list distinct seeds") }
+        }
+        guard !(noMasker && masker != nil) else { throw ValidationError("--no-masker and --masker exclude each other") }
+        guard !(noMasker && adapt != .none) else { throw ValidationError("--no-masker leaves nothing to adapt; drop it or use --adapt none") }
+        guard shots >= 1 else { throw ValidationError("--shots \(shots): expected at least 1") }
+        guard visCount >= 0 else { throw ValidationError("--vis-count \(visCount): expected 0 or more") }
+        guard cacheMb >= 0 else { throw ValidationError("--cache-mb \(cacheMb): expected 0 or more") }
+        try HSNet.checkImageSize(imageSize)
+    }
+
+    func run() throws {
+        let runSeeds = seeds ?? [seed ?? 0]
+        let adaptation = try testTimeAdaptation()
+        let dataset = try TargetDataset.load(benchmark, datapath: URL(fileURLWithPath: datapath))
+        // The episode plans are checked before the model loads, so a benchmark too small for
+        // the shots fails at once.
+        for runSeed in runSeeds { _ = try plans(dataset: dataset, seed: runSeed, adaptation: adaptation) }
+        let model = try HSNet(checkpoint: URL(fileURLWithPath: checkpoint), backbone: backboneWeights.map { URL(fileURLWithPath: $0) })
+        let (start, maskerName) = try startingMasker(model: model, adaptation: adaptation)
+        let evaluator = try BenchmarkEvaluator(model: model, dataset: dataset, imageSize: imageSize, originalSize: originalSize,
+                                               cacheBytes: cacheMb << 20)
+        let visFolder = visDir.map { URL(fileURLWithPath: $0) }
+        if let visFolder { try FileManager.default.createDirectory(at: visFolder, withIntermediateDirectories: true) }
+        let baseConfig = EvaluationConfig(
+            cdfssVersion: CDFSS.version, checkpoint: checkpoint,
+            checkpointSHA256: try SHA256Digest.hex(ofFile: URL(fileURLWithPath: checkpoint)),
+            backboneWeights: backboneWeights, backboneWeightsSHA256: try backboneWeights.map { try SHA256Digest.hex(ofFile: URL(fileURLWithPath: $0)) },
+            masker: maskerName, maskerSHA256: try masker.map { try SHA256Digest.hex(ofFile: URL(fileURLWithPath: $0)) },
+            benchmark: benchmark, datapath: datapath, shots: shots, seed: nil, episodes: 0, imageSize: imageSize,
+            originalSize: originalSize, adaptation: .none, shard: shard)
+
+        var reports: [EvaluationReport] = []
+        for runSeed in runSeeds {
+            if let start { try install(start, on: model) }
+            var config = baseConfig
+            config.seed = runSeed
+            config.adaptation = adaptationConfig(adaptation)
+            if case .domain(var settings, let count) = adaptation {
+                settings.seed = runSeed
+                let set = try DomainAdaptationSet.draw(from: dataset, count: count, seed: runSeed)
+                config.adaptation.images = set.samples.map(\.image)
+                let progress = ProgressLine(total: settings.steps, unit: "step")
+                let run = try evaluator.adaptToDomain(set, settings: settings, pairCacheBytes: 1 << 30) { step, loss in
+                    progress.update(step: step, loss: loss)
+                }
+                progress.finish()
+                log(String(format: "seed %llu: adapted to %d images in %d steps, loss %.4f -> %.4f", runSeed, set.samples.count,
+                           settings.steps, run.lossCurve.first!, run.lossCurve.last!))
+            }
+            let (allPlans, total) = try plans(dataset: dataset, seed: runSeed, adaptation: adaptation)
+            config.episodes = total
+            let selected = shard?.select(allPlans) ?? allPlans
+            let records = try evaluate(selected, seed: runSeed, evaluator: evaluator, start: start, adaptation: adaptation,
+                                       visFolder: visFolder, visPrefix: runSeeds.count > 1 ? "seed\(runSeed)-" : "")
+            let report = try EvaluationReport(config: config, episodes: records, classNames: dataset.classes.map(\.name))
+            if runSeeds.count > 1 { print("seed \(runSeed)  \(report.scoreLine)") }
+            reports.append(report)
+        }
+        let file: ReportFile = reports.count == 1 ? .single(reports[0]) : .multiSeed(try MultiSeedReport(runs: reports))
+        if let report { try file.write(to: URL(fileURLWithPath: report)) }
+        print(file.scoreLine)
+    }
+
+    /// The run's episodes (shard not yet applied) and the whole run's episode count.
+    func plans(dataset: TargetDataset, seed: UInt64, adaptation: TestTimeAdaptation) throws -> ([EpisodePlan], Int) {
+        var excluded: Set<LabelledImage> = []
+        if case .domain(_, let count) = adaptation {
+            excluded = Set(try DomainAdaptationSet.draw(from: dataset, count: count, seed: seed).samples)
+        }
+        let sampler = try EpisodeSampler(dataset: dataset, shots: shots, seed: seed, excluding: excluded)
+        let all = try sampler.plan(episodes: episodes)
+        try shard?.check(episodeCount: all.count)
+        return (all, all.count)
+    }
+
+    func evaluate(_ plans: [EpisodePlan], seed: UInt64, evaluator: BenchmarkEvaluator, start: MaskerState?,
+                  adaptation: TestTimeAdaptation, visFolder: URL?, visPrefix: String) throws -> [EpisodeRecord] {
+        var records: [EpisodeRecord] = []
+        var score = SegmentationScore()
+        let progress = ProgressLine(total: plans.count, unit: "episode")
+        for (position, plan) in plans.enumerated() {
+            let started = Date()
+            if case .episode(let settings) = adaptation, let start {
+                let adapted = try evaluator.adaptToEpisode(plan, start: start, settings: settings, runSeed: seed,
+                                                           pairCacheBytes: 1 << 29)
+                if !adapted { progress.note("episode \(plan.index): every support mask is empty; not adapted") }
+            }
+            let outcome = try evaluator.evaluate(plan)
+            let record = EpisodeRecord(plan: plan, seed: seed, counts: outcome.counts, seconds: Date().timeIntervalSince(started))
+            records.append(record)
+            score.add(outcome.counts, classIndex: plan.classIndex)
+            progress.update(position: position + 1, figures: String(format: "mIoU %.2f  FB-IoU %.2f", score.miou, score.fbiou))
+            if let visFolder, position < visCount {
+                let picture = try episodePicture(plan, outcome: outcome, evaluator: evaluator)
+                try picture.writePNG(to: visFolder.appendingPathComponent(String(format: "%@episode-%05d.png", visPrefix, plan.index)))
+            }
+        }
+        progress.finish()
+        return records
+    }
+
+    /// Supports with their masks (green), then the query with its ground truth (green) and
+    /// with the prediction (red), side by side.
+    func episodePicture(_ plan: EpisodePlan, outcome: BenchmarkEvaluator.Outcome, evaluator: BenchmarkEvaluator) throws -> RGBImage {
+        var panels: [RGBImage] = []
+        for support in plan.supports {
+            let picture = try evaluator.displayPicture(support, height: imageSize, width: imageSize)
+            panels.append(overlay(image: picture, mask: try evaluator.displayMask(support, height: imageSize, width: imageSize),
+                                  color: .green))
+        }
+        let (height, width) = (outcome.truth.height, outcome.truth.width)
+        let query = try evaluator.displayPicture(plan.query, height: height, width: width)
+        panels.append(overlay(image: query, mask: outcome.truth, color: .green))
+        panels.append(overlay(image: query, mask: outcome.prediction, color: .red))
+        return sideBySide(panels, gap: 8)
+    }
+
+    func testTimeAdaptation() throws -> TestTimeAdaptation {
+        let settings = FineTuneSettings(steps: steps, learningRate: lr, algorithm: optimizer, batch: batch, imageSize: imageSize)
+        switch adapt {
+        case .none: return .none
+        case .episode:
+            _ = try settings.learningRateSchedule()
+            return .episode(settings)
+        case .domain:
+            _ = try settings.learningRateSchedule()
+            return .domain(settings, count: adaptCount)
+        }
+    }
+
+    func adaptationConfig(_ adaptation: TestTimeAdaptation) -> AdaptationConfig {
+        switch adaptation {
+        case .none: return .none
+        case .episode(let s): return AdaptationConfig(mode: .episode, steps: s.steps, lr: s.learningRate, optimizer: s.algorithm.rawValue, batch: s.batch)
+        case .domain(let s, let count):
+            return AdaptationConfig(mode: .domain, steps: s.steps, lr: s.learningRate, optimizer: s.algorithm.rawValue, batch: s.batch,
+                                    adaptCount: count)
+        }
+    }
+
+    /// Installs the maskers the run starts from and names them for the report: the --masker
+    /// file, the checkpoint's, none, or (when adapting without either) a fresh APM-M + ACPA.
+    func startingMasker(model: HSNet, adaptation: TestTimeAdaptation) throws -> (MaskerState?, String) {
+        if let masker {
+            let state = try MaskerState.read(URL(fileURLWithPath: masker))
+            do { try install(state, on: model) } catch let error as InputError { throw InputError("\(masker): \(error.message)") }
+            return (state, masker)
+        }
+        if noMasker { return (nil, "none") }
+        let fromCheckpoint: MaskerState?
+        do {
+            fromCheckpoint = try model.installCheckpointMaskers(imageSize: imageSize)
+        } catch let error as InputError {
+            throw InputError("\(checkpoint): \(error.message)")
+        }
+        // A snapshot: the installed objects themselves change when they are fine-tuned.
+        if let fromCheckpoint { return (try MaskerState(stateDict: fromCheckpoint.stateDict), "checkpoint") }
+        guard adaptation != .none else { return (nil, "none") }
+        let size = HSNet.featureSize(layer: 4, imageHeight: imageSize, imageWidth: imageSize)
+        var generator = SeededGenerator(seed: 0)
+        let fresh = MaskerState(
+            amplitudePhase: AmplitudePhaseMasker(variant: .perChannel, channels: 2048, height: size.height, width: size.width),
+            channelAttention: ChannelPhaseAttention(channels: 2048, generator: &generator))
+        try install(fresh, on: model)
+        return (fresh, "fresh apm-m+acpa (seed 0)")
+    }
+
+    func install(_ state: MaskerState, on model: HSNet) throws {
+        let copy = try MaskerState(stateDict: state.stateDict)
+        try model.installFrequencyMaskers(amplitudePhase: copy.amplitudePhase, channelAttention: copy.channelAttention,
+                                          imageSize: imageSize)
+    }
+
+    func log(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+}
