@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TensorCore"]),
         .testTarget(name: "HSNetCoreTests", dependencies: ["HSNetCore", "FreqMask", "Imaging", "TensorCore"]),
         .testTarget(name: "FinetuneTests", dependencies: ["Finetune", "HSNetCore", "FreqMask", "Imaging", "TensorCore"]),
-        .testTarget(name: "cdfssTests", dependencies: ["TensorCore", "FreqMask"]),
+        .testTarget(name: "cdfssTests", dependencies: ["TensorCore", "FreqMask", "Imaging", "HSNetCore", "Finetune"]),
     ],
     // Kernels hand unsafe buffers to worker threads; Swift 5 mode keeps that free of
     // Sendable ceremony, and the kernels themselves guarantee disjoint writes.

@@ -22,7 +22,7 @@ struct FinetuneCommand: ParsableCommand {
             (NAME.optimizer.safetensors) so that --resume continues exactly where it stopped.
             """)
 
-    @Option(help: "HSNet checkpoint (.pt, .pth or .safetensors).")
+    @Option(help: ArgumentHelp(ModelSource.help))
     var checkpoint: String
 
     @Option(help: "ResNet-50 state dict for the backbone, when the checkpoint has none.")
@@ -117,7 +117,7 @@ struct FinetuneCommand: ParsableCommand {
         // Everything that can fail on bad input happens before anything is written.
         let saved = resume ? try savedRun(at: outputURL, entries: entries, settings: settings) : nil
         let images = try entries.map { try AdaptationImage.load(image: $0.image, mask: $0.mask, size: imageSize) }
-        let model = try HSNet(checkpoint: URL(fileURLWithPath: checkpoint), backbone: backboneWeights.map { URL(fileURLWithPath: $0) })
+        let model = try ModelSource.load(checkpoint: checkpoint, backboneWeights: backboneWeights)
         let start = try installStartingMasker(on: model, saved: saved)
         let run = try MaskerFineTuning(model: model, images: images, settings: settings, cacheBytes: cacheMb << 20,
                                        resuming: saved.map { ($0.optimizer, $0.lossCurve) })

@@ -21,7 +21,7 @@ struct PredictCommand: ParsableCommand {
             unless --no-masker; --masker takes them from a masker file instead.
             """)
 
-    @Option(help: "HSNet checkpoint (.pt, .pth or .safetensors).")
+    @Option(help: ArgumentHelp(ModelSource.help))
     var checkpoint: String
 
     @Option(help: "ResNet-50 state dict for the backbone (torchvision's resnet50 .pth), when the checkpoint has none.")
@@ -70,7 +70,7 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        let model = try HSNet(checkpoint: URL(fileURLWithPath: checkpoint), backbone: backboneWeights.map { URL(fileURLWithPath: $0) })
+        let model = try ModelSource.load(checkpoint: checkpoint, backboneWeights: backboneWeights)
         var maskerDescription = "none"
         if let masker {
             let url = URL(fileURLWithPath: masker)

@@ -28,7 +28,7 @@ struct TestCommand: ParsableCommand {
             the shards' reports into the whole run's.
             """)
 
-    @Option(help: "HSNet checkpoint (.pt, .pth or .safetensors).")
+    @Option(help: ArgumentHelp(ModelSource.help))
     var checkpoint: String
 
     @Option(help: "ResNet-50 state dict for the backbone, when the checkpoint has none.")
@@ -134,7 +134,7 @@ struct TestCommand: ParsableCommand {
         // The episode plans are checked before the model loads, so a benchmark too small for
         // the shots fails at once.
         for runSeed in runSeeds { _ = try plans(dataset: dataset, seed: runSeed, adaptation: adaptation) }
-        let model = try HSNet(checkpoint: URL(fileURLWithPath: checkpoint), backbone: backboneWeights.map { URL(fileURLWithPath: $0) })
+        let model = try ModelSource.load(checkpoint: checkpoint, backboneWeights: backboneWeights)
         let (start, maskerName) = try startingMasker(model: model, adaptation: adaptation)
         let evaluator = try BenchmarkEvaluator(model: model, dataset: dataset, imageSize: imageSize, originalSize: originalSize,
                                                cacheBytes: cacheMb << 20)
@@ -142,7 +142,7 @@ struct TestCommand: ParsableCommand {
         if let visFolder { try FileManager.default.createDirectory(at: visFolder, withIntermediateDirectories: true) }
         let baseConfig = EvaluationConfig(
             cdfssVersion: CDFSS.version, checkpoint: checkpoint,
-            checkpointSHA256: try SHA256Digest.hex(ofFile: URL(fileURLWithPath: checkpoint)),
+            checkpointSHA256: try ModelSource.digest(checkpoint: checkpoint),
             backboneWeights: backboneWeights, backboneWeightsSHA256: try backboneWeights.map { try SHA256Digest.hex(ofFile: URL(fileURLWithPath: $0)) },
             masker: maskerName, maskerSHA256: try masker.map { try SHA256Digest.hex(ofFile: URL(fileURLWithPath: $0)) },
             benchmark: benchmark, datapath: datapath, shots: shots, seed: nil, episodes: 0, imageSize: imageSize,

@@ -1,0 +1,28 @@
+import Finetune
+import Foundation
+import HSNetCore
+import TensorCore
+
+/// The HSNet a command runs: a checkpoint file, or the built-in model with deterministic
+/// weights (`builtin:deterministic`), which needs no download and no training. Its weights are
+/// pseudo-random: it shows that every step runs and how fast, never what HSNet can segment.
+enum ModelSource {
+    static let builtin = "builtin:deterministic"
+
+    static let help = "HSNet checkpoint (.pt, .pth or .safetensors), or \(builtin) for the built-in model with pseudo-random weights (demos and timing only)."
+
+    static func load(checkpoint: String, backboneWeights: String?) throws -> HSNet {
+        if checkpoint == builtin {
+            guard backboneWeights == nil else {
+                throw InputError("--backbone-weights: the built-in model \(builtin) has its own backbone")
+            }
+            return try HSNet.withDeterministicWeights()
+        }
+        return try HSNet(checkpoint: URL(fileURLWithPath: checkpoint), backbone: backboneWeights.map { URL(fileURLWithPath: $0) })
+    }
+
+    /// The checkpoint's SHA-256 for reports (the built-in model is named instead).
+    static func digest(checkpoint: String) throws -> String {
+        checkpoint == builtin ? builtin : try SHA256Digest.hex(ofFile: URL(fileURLWithPath: checkpoint))
+    }
+}
