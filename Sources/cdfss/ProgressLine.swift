@@ -1,8 +1,8 @@
 import Foundation
 
 /// A one-line progress bar on stderr, redrawn in place: position, bar, the caller's figures,
-/// rate and time left. Drawn only when stderr is a terminal (logs and pipes stay clean), and
-/// at most ten times a second.
+/// rate and time left, at most ten times a second. When stderr is not a terminal (a log file
+/// of a cluster job), the same figures go out as plain lines at every tenth of the work.
 final class ProgressLine {
     let total: Int
     let unit: String
@@ -10,7 +10,7 @@ final class ProgressLine {
     private let started = Date()
     private var lastDrawn = Date.distantPast
     private var drawn = false
-    private let enabled = isatty(STDERR_FILENO) != 0
+    private let isTerminal = isatty(STDERR_FILENO) != 0
 
     /// `first`: the position the work starts from (a resumed run's completed steps).
     init(total: Int, first: Int = 0, unit: String = "step") {
@@ -21,20 +21,26 @@ final class ProgressLine {
 
     /// Redraws the line at `position` (items done) with `figures` (e.g. "loss 0.4312").
     func update(position: Int, figures: String) {
-        guard enabled else { return }
         let now = Date()
-        guard position >= total || now.timeIntervalSince(lastDrawn) >= 0.1 else { return }
+        if isTerminal {
+            guard position >= total || now.timeIntervalSince(lastDrawn) >= 0.1 else { return }
+        } else {
+            guard position == total || (position - first) % max(1, total / 10) == 0 else { return }
+        }
         lastDrawn = now
         let elapsed = now.timeIntervalSince(started)
-        let done = position - first
-        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let rate = elapsed > 0 ? Double(position - first) / elapsed : 0
         let remaining = rate > 0 ? Double(total - position) / rate : 0
+        let status = "\(unit) \(position)/\(total)  \(figures)  "
+            + String(format: "%.2f %@/s  ETA %@", rate, unit, Self.clock(remaining))
+        guard isTerminal else {
+            FileHandle.standardError.write(Data((status + "\n").utf8))
+            return
+        }
         let width = 24
         let filled = total > 0 ? min(width, width * position / total) : width
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let line = "\r[\(bar)] \(unit) \(position)/\(total)  \(figures)  "
-            + String(format: "%.2f %@/s  ETA %@", rate, unit, Self.clock(remaining)) + "\u{1B}[K"
-        FileHandle.standardError.write(Data(line.utf8))
+        FileHandle.standardError.write(Data("\r[\(bar)] \(status)\u{1B}[K".utf8))
         drawn = true
     }
 
@@ -44,12 +50,12 @@ final class ProgressLine {
 
     /// A message on a line of its own (above the bar when one is drawn), terminal or not.
     func note(_ message: String) {
-        FileHandle.standardError.write(Data(((enabled && drawn ? "\r\u{1B}[K" : "") + message + "\n").utf8))
+        FileHandle.standardError.write(Data(((isTerminal && drawn ? "\r\u{1B}[K" : "") + message + "\n").utf8))
     }
 
     /// Ends the line so that what follows starts on a fresh one.
     func finish() {
-        guard enabled, drawn else { return }
+        guard isTerminal, drawn else { return }
         FileHandle.standardError.write(Data("\n".utf8))
         drawn = false
     }
