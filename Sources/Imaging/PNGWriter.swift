@@ -21,29 +21,37 @@ public enum PNGWriter {
         guard width <= Int(Int32.max) / 4, height <= Int(Int32.max) else {
             throw InputError("cannot write a \(width)x\(height) picture as PNG (too large)")
         }
-        var image = png_image()
-        image.version = UInt32(PNG_IMAGE_VERSION)
-        image.width = UInt32(width)
-        image.height = UInt32(height)
-        image.format = format
-        // Pictures are written often (panels, heatmaps); libpng's default tries every
-        // row filter at the strongest compression, about 20 times slower for ~10% smaller files.
-        image.flags = UInt32(PNG_IMAGE_FLAG_FAST)
-        defer { png_image_free(&image) }
-        var size: png_alloc_size_t = 0
-        return try pixels.withUnsafeBytes { buffer in
-            // The first call measures, the second writes.
-            guard png_image_write_to_memory(&image, nil, &size, 0, buffer.baseAddress, 0, nil) != 0 else {
-                throw InputError("cannot encode PNG (\(message(of: &image)))")
+        // One compression pass into a buffer of zlib's worst-case size (libpng's
+        // PNG_IMAGE_PNG_SIZE_MAX, a macro Swift cannot import: filtered rows plus stored-block
+        // overhead and chunk headers). Should libpng need more, it says how much, and a second
+        // pass with that size fits.
+        let raw = height * (1 + pixels.count / height)
+        var capacity = raw + raw / 8 + raw / 64 + 12 * (raw / 8192 + 1) + 4096
+        for _ in 0..<2 {
+            var image = png_image()
+            image.version = UInt32(PNG_IMAGE_VERSION)
+            image.width = UInt32(width)
+            image.height = UInt32(height)
+            image.format = format
+            // Pictures are written often (panels, heatmaps); libpng's default tries every
+            // row filter at the strongest compression, about 20 times slower for ~10% smaller files.
+            image.flags = UInt32(PNG_IMAGE_FLAG_FAST)
+            defer { png_image_free(&image) }
+            var data = Data(count: capacity)
+            var size = png_alloc_size_t(capacity)
+            let ok = pixels.withUnsafeBytes { buffer in
+                data.withUnsafeMutableBytes { out in
+                    png_image_write_to_memory(&image, out.baseAddress, &size, 0, buffer.baseAddress, 0, nil)
+                }
             }
-            var data = Data(count: Int(size))
-            let ok = data.withUnsafeMutableBytes { out in
-                png_image_write_to_memory(&image, out.baseAddress, &size, 0, buffer.baseAddress, 0, nil)
+            if ok != 0 {
+                data.count = Int(size)
+                return data
             }
-            guard ok != 0 else { throw InputError("cannot encode PNG (\(message(of: &image)))") }
-            data.count = Int(size)
-            return data
+            guard Int(size) > capacity else { throw InputError("cannot encode PNG (\(message(of: &image)))") }
+            capacity = Int(size)
         }
+        throw InputError("cannot encode PNG: libpng asked for ever more room")
     }
 
     private static func message(of image: inout png_image) -> String {
