@@ -25,12 +25,7 @@ struct DatasetsCheck: ParsableCommand {
             without failing. See datasets.md.
             """)
 
-    @Option(help: "deepglobe, isic, lung, fss or folder.", transform: { value in
-        guard let kind = BenchmarkKind(rawValue: value) else {
-            throw ValidationError("unknown benchmark \(value): expected \(BenchmarkKind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        return kind
-    })
+    @Option(help: "deepglobe, isic, lung, fss or folder.")
     var benchmark: BenchmarkKind
 
     @Option(help: "Folder holding the benchmark.")

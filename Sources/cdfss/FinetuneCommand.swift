@@ -227,8 +227,6 @@ struct FinetuneCommand: ParsableCommand {
     }
 }
 
-extension FineTuneSettings.Algorithm: ExpressibleByArgument {}
-
 func warn(_ message: String) {
     FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
 }

@@ -25,12 +25,7 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "Folder to create (must not exist, or be empty).")
     var out: String
 
-    @Option(help: "\(SyntheticStyle.allCases.map(\.rawValue).joined(separator: ", ")).", transform: { value in
-        guard let style = SyntheticStyle(rawValue: value) else {
-            throw ValidationError("unknown style \(value): expected \(SyntheticStyle.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        return style
-    })
+    @Option(help: "\(SyntheticStyle.allCases.map(\.rawValue).joined(separator: ", ")).")
     var style: SyntheticStyle
 
     @Option(help: "Number of classes.")

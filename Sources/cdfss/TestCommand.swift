@@ -34,12 +34,7 @@ struct TestCommand: ParsableCommand {
     @Option(help: "ResNet-50 state dict for the backbone, when the checkpoint has none.")
     var backboneWeights: String?
 
-    @Option(help: "deepglobe, isic, lung, fss or folder (see datasets.md).", transform: { value in
-        guard let kind = BenchmarkKind(rawValue: value) else {
-            throw ValidationError("unknown benchmark \(value): expected \(BenchmarkKind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        return kind
-    })
+    @Option(help: "deepglobe, isic, lung, fss or folder (see datasets.md).")
     var benchmark: BenchmarkKind
 
     @Option(help: "Folder holding the benchmark.")

@@ -1,0 +1,8 @@
+import ArgumentParser
+import Finetune
+
+// The library's enumerations as option values, in one place: ArgumentParser lists their
+// cases in help and in the error for an unknown value.
+extension BenchmarkKind: ExpressibleByArgument {}
+extension SyntheticStyle: ExpressibleByArgument {}
+extension FineTuneSettings.Algorithm: ExpressibleByArgument {}
