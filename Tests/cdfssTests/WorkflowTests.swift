@@ -156,6 +156,17 @@ final class WorkflowTests: CommandLineTestCase {
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         XCTAssertEqual(try FineTunedMaskerFile.read(URL(fileURLWithPath: output)).lossCurve.count, 2)
 
+        // An update that overflows stops the run; the output keeps the last good masker.
+        let overflowing = path("overflow.safetensors")
+        let stopped = try run(tune + ["--adapt-image", image, "--adapt-mask", mask, "--steps", "3", "--lr", "3e38",
+                                      "--output", overflowing])
+        XCTAssertNotEqual(stopped.status, 0)
+        XCTAssertTrue(stopped.stderr.contains("non-finite") && stopped.stderr.contains(overflowing), stopped.stderr)
+        let kept = try MaskerState.read(URL(fileURLWithPath: overflowing))
+        XCTAssertEqual(kept.metadata["training.steps"], "0")
+        XCTAssertNotNil(kept.metadata["training.stopped"])
+        XCTAssertTrue(kept.stateDict.values.allSatisfy(\.isFinite))
+
         let test = ["test", "--checkpoint", "builtin:deterministic", "--benchmark", "folder", "--image-size", size]
         assertFailsWithOneLine(try run(test + ["--datapath", data, "--shots", "3"]), mentioning: ["class-1", "3-shot"])
         assertFailsWithOneLine(try run(test + ["--datapath", path("missing")]), mentioning: [path("missing")])
