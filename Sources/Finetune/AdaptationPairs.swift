@@ -75,7 +75,7 @@ public struct PairSchedule: Sendable {
         var order = Array(0..<count)
         var i = count - 1
         while i > 0 {
-            let j = Int(generator.next() % UInt64(i + 1))
+            let j = generator.index(below: i + 1)
             order.swapAt(i, j)
             i -= 1
         }

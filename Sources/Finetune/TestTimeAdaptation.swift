@@ -41,7 +41,7 @@ public struct DomainAdaptationSet: Equatable {
             let classIndex = turn % remaining.count
             turn += 1
             guard !remaining[classIndex].isEmpty else { continue }
-            let pick = Int(generator.next() % UInt64(remaining[classIndex].count))
+            let pick = generator.index(below: remaining[classIndex].count)
             samples.append(remaining[classIndex].remove(at: pick))
             classes.append(classIndex)
         }

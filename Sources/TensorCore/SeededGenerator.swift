@@ -22,4 +22,17 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     public mutating func uniform(_ low: Float, _ high: Float) -> Float {
         low + (high - low) * Float(next() >> 40) * 0x1p-24
     }
+
+    /// A uniform integer in 0..<bound by Lemire's multiply-and-reject method, spelled out so
+    /// that draws (episode plans, pair shuffles) do not depend on the standard library's
+    /// choice of algorithm.
+    public mutating func index(below bound: Int) -> Int {
+        precondition(bound > 0, "index(below:) needs a positive bound, got \(bound)")
+        let range = UInt64(bound)
+        let threshold = (0 &- range) % range
+        while true {
+            let (high, low) = next().multipliedFullWidth(by: range)
+            if low >= threshold { return Int(high) }
+        }
+    }
 }

@@ -98,24 +98,12 @@ public struct EpisodeSampler: Sendable {
     private func episode(_ index: Int, classIndex: Int, queryPosition: Int?) -> EpisodePlan {
         let pool = pools[classIndex]
         var generator = SeededGenerator(seed: Self.episodeSeed(seed: seed, index: index))
-        let query = queryPosition ?? Self.draw(below: pool.count, &generator)
+        let query = queryPosition ?? generator.index(below: pool.count)
         var others = Array(pool.indices).filter { $0 != query }
         for k in 0..<shots {
-            others.swapAt(k, k + Self.draw(below: others.count - k, &generator))
+            others.swapAt(k, k + generator.index(below: others.count - k))
         }
         return EpisodePlan(index: index, classIndex: classIndex, query: pool[query],
                            supports: others[0..<shots].map { pool[$0] })
-    }
-
-    /// A uniform integer in 0..<bound by Lemire's multiply-and-reject method, spelled out so
-    /// that plans do not depend on the standard library's choice of algorithm.
-    private static func draw(below bound: Int, _ generator: inout SeededGenerator) -> Int {
-        precondition(bound > 0)
-        let range = UInt64(bound)
-        let threshold = (0 &- range) % range
-        while true {
-            let (high, low) = generator.next().multipliedFullWidth(by: range)
-            if low >= threshold { return Int(high) }
-        }
     }
 }
