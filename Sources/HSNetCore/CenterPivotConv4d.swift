@@ -93,6 +93,9 @@ public struct CenterPivotConv4d {
         let prunedH, prunedW: Int
         /// conv1's output summed over the support axes (the published special case).
         let collapsed: Bool
+        /// conv2 applied as a dense map of the whole (tiny) support plane instead of window by
+        /// window (`CenterPivotDenseSupport.swift`); its rows then leave the joint product.
+        let denseSupport: Bool
         /// Wide support planes without stride (8 or more outputs per row) are read a window row
         /// at a time, with vector copies (`ConvGeometry.im2col`); the others through a table
         /// (`supportTapTable`): one lookup per element beats a copy per window row there
@@ -143,7 +146,7 @@ public struct CenterPivotConv4d {
         /// Support positions per query position in the output: prunedH * prunedW, or 1 when collapsed.
         var positions: Int { collapsed ? 1 : prunedH * prunedW }
         var rows1: Int { inChannels * query.tapCount }
-        var rows2: Int { inChannels * support.tapCount }
+        var rows2: Int { denseSupport ? 0 : inChannels * support.tapCount }
         /// Rows of the joint column matrix: both windows and the constant 1 of the biases.
         var rows: Int { rows1 + rows2 + 1 }
         /// Columns (output positions) per sample.
@@ -155,7 +158,9 @@ public struct CenterPivotConv4d {
         var readsInputDirectly: Bool { !collapsed && support.strideH == 1 && support.strideW == 1 }
     }
 
-    func plan(_ shape: [Int]) -> Result<Plan, InputError> {
+    /// `allowingDenseSupport`: whether conv2 may run as a dense map (`usesDenseSupport`);
+    /// the parameter gradients read conv2's windows, so they plan without it.
+    func plan(_ shape: [Int], allowingDenseSupport: Bool = true) -> Result<Plan, InputError> {
         let text = "[" + shape.map(String.init).joined(separator: ", ") + "]"
         guard shape.count == 6 else {
             return .failure(InputError("expected a 4-D correlation [B, \(inChannels), Ha, Wa, Hb, Wb], got \(text)"))
@@ -182,13 +187,14 @@ public struct CenterPivotConv4d {
             }
             collapsed = true
         }
+        let dense = allowingDenseSupport && Self.usesDenseSupport(support, collapsed: collapsed)
         return .success(Plan(batch: shape[0], inChannels: shape[1], outChannels: outChannels, ha: ha, wa: wa,
                              hb: hb, wb: wb, query: query, support: support,
-                             prunedH: prunedH, prunedW: prunedW, collapsed: collapsed))
+                             prunedH: prunedH, prunedW: prunedW, collapsed: collapsed, denseSupport: dense))
     }
 
-    func checkedPlan(_ shape: [Int], _ what: String) -> Plan {
-        switch plan(shape) {
+    func checkedPlan(_ shape: [Int], _ what: String, allowingDenseSupport: Bool = true) -> Plan {
+        switch plan(shape, allowingDenseSupport: allowingDenseSupport) {
         case .success(let plan): return plan
         case .failure(let error): preconditionFailure("CenterPivotConv4d.\(what): \(error.message)")
         }
@@ -293,7 +299,7 @@ public struct CenterPivotConv4d {
         // conv2: the support planes' windows at each query position of the block.
         let taps = plan.support.tapCount
         let planeSize = plan.hb * plan.wb
-        for c in 0..<cin {
+        for c in 0..<(plan.denseSupport ? 0 : cin) {
             let rowsStart = columns + (plan.rows1 + c * taps) * ld
             let planes = input + (((block.sample * cin + c) * ha + block.row) * wa + j0) * planeSize
             if plan.readsSupportByRows {
@@ -362,6 +368,9 @@ public struct CenterPivotConv4d {
                     }
                 }
             }
+            if plan.denseSupport {
+                x.withUnsafeBufferPointer { addDenseSupportForward(input: $0.baseAddress!, plan, into: y) }
+            }
         }
     }
 
@@ -369,7 +378,7 @@ public struct CenterPivotConv4d {
     /// nothing is pruned) and the support tap table for blocks of `width` query positions.
     func withInputs(_ x: Tensor, _ plan: Plan, width: Int,
                     _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Int32>) -> Void) {
-        let table = plan.readsSupportByRows ? [-1] : plan.supportTapTable(width: width)
+        let table = plan.readsSupportByRows || plan.denseSupport ? [-1] : plan.supportTapTable(width: width)
         x.withUnsafeBufferPointer { xb in
             let xp = xb.baseAddress!
             let pruned = plan.readsInputDirectly ? [] : prunedInput(xp, plan)
@@ -414,7 +423,7 @@ public struct CenterPivotConv4d {
         let taps = plan.support.tapCount
         let planeSize = hb * wb
         let tableStride = width * p
-        let supportTable = plan.readsSupportByRows ? [-1] : plan.supportTapTable(width: width)
+        let supportTable = plan.readsSupportByRows || plan.denseSupport ? [-1] : plan.supportTapTable(width: width)
         let prunedTable = plan.collapsed ? [-1] : plan.prunedTargetTable(width: width)
         return Tensor(shape: inputShape) { out in
             let gx = out.baseAddress!
@@ -444,6 +453,7 @@ public struct CenterPivotConv4d {
                                                                                    into: gathered, ld: ld)
                                             gemm(m: cin, n: ld, k: gatherRows, a: t1b.baseAddress!, lda: gatherRows,
                                                  b: gathered, ldb: ld, c: prunedGrad, ldc: ld)
+                                            // (Without rows, as with a dense support map, m is 0: no product.)
                                             gemm(transposeA: true, m: plan.rows2, n: ld, k: cout,
                                                  a: w2b.baseAddress!, lda: plan.rows2,
                                                  b: sampleGrad + (block.row * wa + block.j0) * p, ldb: total,
@@ -454,7 +464,9 @@ public struct CenterPivotConv4d {
                                                                    + block.j0) * planeSize
                                                 planes.update(repeating: 0, count: block.count * planeSize)
                                                 // conv2's windows, added back where they were read.
-                                                if plan.readsSupportByRows {
+                                                if plan.denseSupport {
+                                                    // Added for the whole tensor after the blocks.
+                                                } else if plan.readsSupportByRows {
                                                     for jj in 0..<block.count {
                                                         plan.support.col2im(columns2 + c * taps * ld + jj * p, rowStride: ld,
                                                                             addingInto: planes + jj * planeSize,
@@ -490,6 +502,9 @@ public struct CenterPivotConv4d {
                         }
                     }
                 }
+            }
+            if plan.denseSupport {
+                gradOutput.withUnsafeBufferPointer { addDenseSupportBackward(gradOutput: $0.baseAddress!, plan, into: gx) }
             }
         }
     }
@@ -536,7 +551,7 @@ public struct CenterPivotConv4d {
     /// `gradOutput x columns^T` over every block gives the gradient of the joint weight matrix:
     /// conv1's part, conv2's part, and (the ones row) the bias gradient shared by both biases.
     public func parameterGradients(_ gradOutput: Tensor, input: Tensor) -> Gradients {
-        let plan = checkedPlan(input.shape, "parameterGradients")
+        let plan = checkedPlan(input.shape, "parameterGradients", allowingDenseSupport: false)
         precondition(gradOutput.shape == plan.outputShape,
                      "CenterPivotConv4d.parameterGradients: gradOutput is \(gradOutput.shapeDescription), expected \(plan.outputShape)")
         let (perRow, width) = CenterPivotConv4d.blocks(plan, rows: plan.rows)

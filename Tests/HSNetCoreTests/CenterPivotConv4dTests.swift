@@ -157,6 +157,13 @@ final class CenterPivotConv4dTests: XCTestCase {
             conv1: Conv2d(weight: Self.random([2, 2, 3, 3], seed: 14), bias: Self.random([2], seed: 15), stride: 1, padding: 1),
             conv2: Conv2d(weight: Self.random([2, 2, 3, 3], seed: 16), bias: Self.random([2], seed: 17), stride: 2, padding: 0))
         checkFiniteDifferences(collapsed, inputShape: [2, 2, 3, 4, 3, 3], label: "collapsed")
+        // 2 x 2 support planes with 3 x 3 kernels, as in the mixing blocks: conv2 runs as a
+        // dense map of the plane (forward and input gradient), while the parameter gradients
+        // read conv2's windows, so the weight check also ties the two together.
+        let dense = CenterPivotConv4d(
+            conv1: Conv2d(weight: Self.random([3, 2, 3, 3], seed: 18), bias: Self.random([3], seed: 19), stride: 1, padding: 1),
+            conv2: Conv2d(weight: Self.random([3, 2, 3, 3], seed: 20), bias: Self.random([3], seed: 21), stride: 1, padding: 1))
+        checkFiniteDifferences(dense, inputShape: [2, 2, 3, 4, 2, 2], label: "dense 2x2 support")
     }
 
     /// Large support planes: the columns of one query row are split into several blocks.
