@@ -69,17 +69,8 @@ extension CenterPivotConv4d {
             }
             // y[o, q, p] += product[(p, o), q]
             product.withUnsafeBufferPointer { t in
-                let sample = y + b * cout * queries * p
-                let source = t.baseAddress!
-                parallelFor(cout, minimumChunk: 1) { range in
-                    for o in range {
-                        let out = sample + o * queries * p
-                        for position in 0..<p {
-                            let row = source + (position * cout + o) * queries
-                            for q in 0..<queries { out[q * p + position] += row[q] }
-                        }
-                    }
-                }
+                Self.addTransposedPlanes(t.baseAddress!, channels: cout, queries: queries, positions: p,
+                                         positionMajor: true, into: y + b * cout * queries * p)
             }
         }
     }
@@ -107,17 +98,8 @@ extension CenterPivotConv4d {
             }
             // gx[c, q, p'] += product[(c, p'), q]
             product.withUnsafeBufferPointer { t in
-                let sample = gx + b * cin * queries * p
-                let source = t.baseAddress!
-                parallelFor(cin, minimumChunk: 1) { range in
-                    for c in range {
-                        let out = sample + c * queries * p
-                        for position in 0..<p {
-                            let row = source + (c * p + position) * queries
-                            for q in 0..<queries { out[q * p + position] += row[q] }
-                        }
-                    }
-                }
+                Self.addTransposedPlanes(t.baseAddress!, channels: cin, queries: queries, positions: p,
+                                         positionMajor: false, into: gx + b * cin * queries * p)
             }
         }
     }
@@ -126,12 +108,34 @@ extension CenterPivotConv4d {
     /// `positionMajor` to [(position, channel), queries].
     static func transposePlanes(_ source: UnsafePointer<Float>, channels: Int, queries: Int, positions: Int,
                                 into destination: UnsafeMutablePointer<Float>, positionMajor: Bool = false) {
+        forEachPlaneRow(channels: channels, queries: queries, positions: positions, positionMajor: positionMajor) {
+            planeOffset, rowOffset, position in
+            let (planes, row) = (source + planeOffset, destination + rowOffset)
+            for q in 0..<queries { row[q] = planes[q * positions + position] }
+        }
+    }
+
+    /// The way back, added: [(channel, position), queries] (or position-major) into
+    /// [channels, queries, positions].
+    static func addTransposedPlanes(_ source: UnsafePointer<Float>, channels: Int, queries: Int, positions: Int,
+                                    positionMajor: Bool, into destination: UnsafeMutablePointer<Float>) {
+        forEachPlaneRow(channels: channels, queries: queries, positions: positions, positionMajor: positionMajor) {
+            planeOffset, rowOffset, position in
+            let (planes, row) = (destination + planeOffset, source + rowOffset)
+            for q in 0..<queries { planes[q * positions + position] += row[q] }
+        }
+    }
+
+    /// For every channel and position, in parallel over channels: the offset of the channel's
+    /// planes in the [channels, queries, positions] layout and of its row in the transposed one.
+    @inline(__always)
+    static func forEachPlaneRow(channels: Int, queries: Int, positions: Int, positionMajor: Bool,
+                                _ body: (Int, Int, Int) -> Void) {
         parallelFor(channels, minimumChunk: 1) { range in
             for c in range {
-                let planes = source + c * queries * positions
                 for position in 0..<positions {
-                    let row = destination + (positionMajor ? position * channels + c : c * positions + position) * queries
-                    for q in 0..<queries { row[q] = planes[q * positions + position] }
+                    let row = positionMajor ? position * channels + c : c * positions + position
+                    body(c * queries * positions, row * queries, position)
                 }
             }
         }
