@@ -49,57 +49,43 @@ extension CenterPivotConv4d {
     /// y[b, o, q, p] += sum over (c, p') of dense[(p, o), (c, p')] * x[b, c, q, p'], q the query
     /// positions.
     func addDenseSupportForward(input x: UnsafePointer<Float>, _ plan: Plan, into y: UnsafeMutablePointer<Float>) {
-        let dense = denseSupportWeights(plan)
-        let (cin, cout, p) = (plan.inChannels, plan.outChannels, plan.hb * plan.wb)
-        let queries = plan.ha * plan.wa
-        var planes = [Float](repeating: 0, count: cin * p * queries)
-        var product = [Float](repeating: 0, count: p * cout * queries)
-        for b in 0..<plan.batch {
-            planes.withUnsafeMutableBufferPointer { planesBuffer in
-                Self.transposePlanes(x + b * cin * queries * p, channels: cin, queries: queries, positions: p,
-                                     into: planesBuffer.baseAddress!)
-            }
-            dense.withUnsafeBufferPointer { d in
-                planes.withUnsafeBufferPointer { xs in
-                    product.withUnsafeMutableBufferPointer { t in
-                        gemm(m: p * cout, n: queries, k: cin * p, a: d.baseAddress!, lda: cin * p,
-                             b: xs.baseAddress!, ldb: queries, c: t.baseAddress!, ldc: queries)
-                    }
-                }
-            }
-            // y[o, q, p] += product[(p, o), q]
-            product.withUnsafeBufferPointer { t in
-                Self.addTransposedPlanes(t.baseAddress!, channels: cout, queries: queries, positions: p,
-                                         positionMajor: true, into: y + b * cout * queries * p)
-            }
-        }
+        applyDenseSupport(x, plan, adjoint: false, addingInto: y)
     }
 
     /// gx[b, c, q, p'] += sum over (p, o) of dense[(p, o), (c, p')] * gy[b, o, q, p].
     func addDenseSupportBackward(gradOutput gy: UnsafePointer<Float>, _ plan: Plan, into gx: UnsafeMutablePointer<Float>) {
+        applyDenseSupport(gy, plan, adjoint: true, addingInto: gx)
+    }
+
+    /// The dense map (or with `adjoint` its transpose) applied to every query position's
+    /// planes, sample by sample: the source planes transposed to rows, one product, the result
+    /// transposed back and added. The dense matrix's rows are position-major (p, o) and its
+    /// columns channel-major (c, p'), so each side reads and writes its own order.
+    private func applyDenseSupport(_ source: UnsafePointer<Float>, _ plan: Plan, adjoint: Bool,
+                                   addingInto destination: UnsafeMutablePointer<Float>) {
         let dense = denseSupportWeights(plan)
-        let (cin, cout, p) = (plan.inChannels, plan.outChannels, plan.hb * plan.wb)
+        let p = plan.hb * plan.wb
         let queries = plan.ha * plan.wa
-        var gathered = [Float](repeating: 0, count: p * cout * queries)
-        var product = [Float](repeating: 0, count: cin * p * queries)
+        let (inChannels, outChannels) = adjoint ? (plan.outChannels, plan.inChannels) : (plan.inChannels, plan.outChannels)
+        var planes = [Float](repeating: 0, count: inChannels * p * queries)
+        var product = [Float](repeating: 0, count: outChannels * p * queries)
         for b in 0..<plan.batch {
-            // gathered[(p, o), q] = gy[o, q, p]: the output gradient's planes, position-major.
-            gathered.withUnsafeMutableBufferPointer { g in
-                Self.transposePlanes(gy + b * cout * queries * p, channels: cout, queries: queries, positions: p,
-                                     into: g.baseAddress!, positionMajor: true)
+            planes.withUnsafeMutableBufferPointer { buffer in
+                Self.transposePlanes(source + b * inChannels * queries * p, channels: inChannels, queries: queries,
+                                     positions: p, into: buffer.baseAddress!, positionMajor: adjoint)
             }
             dense.withUnsafeBufferPointer { d in
-                gathered.withUnsafeBufferPointer { g in
+                planes.withUnsafeBufferPointer { rows in
                     product.withUnsafeMutableBufferPointer { t in
-                        gemm(transposeA: true, m: cin * p, n: queries, k: p * cout, a: d.baseAddress!, lda: cin * p,
-                             b: g.baseAddress!, ldb: queries, c: t.baseAddress!, ldc: queries)
+                        gemm(transposeA: adjoint, m: outChannels * p, n: queries, k: inChannels * p,
+                             a: d.baseAddress!, lda: plan.inChannels * p,
+                             b: rows.baseAddress!, ldb: queries, c: t.baseAddress!, ldc: queries)
                     }
                 }
             }
-            // gx[c, q, p'] += product[(c, p'), q]
             product.withUnsafeBufferPointer { t in
-                Self.addTransposedPlanes(t.baseAddress!, channels: cin, queries: queries, positions: p,
-                                         positionMajor: false, into: gx + b * cin * queries * p)
+                Self.addTransposedPlanes(t.baseAddress!, channels: outChannels, queries: queries, positions: p,
+                                         positionMajor: !adjoint, into: destination + b * outChannels * queries * p)
             }
         }
     }
