@@ -20,9 +20,25 @@ build: system-packages
 # internal types; kept in its own build folder so it does not rebuild the demo's binary.
 TEST_FLAGS = -c release -Xswiftc -enable-testing --scratch-path .build-tests
 
+# The parity and gradient tests, run again under the settings other machines have: one
+# thread (another split of every sum), and OpenBLAS's other kernel family (its own choice for
+# this CPU when the environment pins one through OPENBLAS_CORETYPE, the pinned Haswell
+# kernels otherwise). Their bounds follow from the numerics, so they must pass everywhere.
+PARITY_TESTS = AmplitudePhaseMaskerTests|ChannelPhaseAttentionTests|CenterPivotConv4dTests|Layer[A-Za-z0-9]*Tests|HypercorrelationTests|HypercorrelationBackwardTests|HPNLearnerBackwardTests|HSNetEpisodeTests|MaskerGradientTests|AdamTrajectoryTests|SmallPlaneDFTTests|AmplitudePhaseMaskerGradientTests|ChannelPhaseAttentionGradientTests
+PARITY = $(SWIFT) test $(TEST_FLAGS) --skip-build --disable-swift-testing --filter '$(PARITY_TESTS)'
+
 test: system-packages
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	$(SWIFT) test $(TEST_FLAGS) --skip-build --disable-swift-testing
+	@echo "parity tests, one thread:"
+	CDFSS_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PARITY)
+	@if [ -n "$$OPENBLAS_CORETYPE" ]; then \
+		echo "parity tests, OpenBLAS's own kernel choice (OPENBLAS_CORETYPE unset):"; \
+		env -u OPENBLAS_CORETYPE $(PARITY); \
+	else \
+		echo "parity tests, OpenBLAS's Haswell kernels (OPENBLAS_CORETYPE=Haswell):"; \
+		OPENBLAS_CORETYPE=Haswell $(PARITY); \
+	fi
 
 demo: build
 	@./scripts/demo.sh "$$($(SWIFT) build -c release --show-bin-path)/cdfss" "$(DEMO_DIR)"

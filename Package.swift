@@ -55,11 +55,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], path: "Tests/TensorCoreTests"),
-        .testTarget(name: "FreqMaskTests", dependencies: ["FreqMask", "TensorCore"]),
+        // Test support: fixtures with float64 references and the parity bounds they set.
+        .target(name: "ReferenceParity", dependencies: ["TensorCore"], path: "Tests/ReferenceParity"),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "ReferenceParity"], path: "Tests/TensorCoreTests"),
+        .testTarget(name: "FreqMaskTests", dependencies: ["FreqMask", "TensorCore", "ReferenceParity"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TensorCore"]),
-        .testTarget(name: "HSNetCoreTests", dependencies: ["HSNetCore", "FreqMask", "Imaging", "TensorCore"]),
-        .testTarget(name: "FinetuneTests", dependencies: ["Finetune", "HSNetCore", "FreqMask", "Imaging", "TensorCore"]),
+        .testTarget(name: "HSNetCoreTests", dependencies: ["HSNetCore", "FreqMask", "Imaging", "TensorCore", "ReferenceParity"]),
+        .testTarget(name: "FinetuneTests", dependencies: ["Finetune", "HSNetCore", "FreqMask", "Imaging", "TensorCore", "ReferenceParity"]),
         .testTarget(name: "cdfssTests", dependencies: ["TensorCore", "FreqMask", "Imaging", "HSNetCore", "Finetune"]),
     ],
     // Kernels hand unsafe buffers to worker threads; Swift 5 mode keeps that free of

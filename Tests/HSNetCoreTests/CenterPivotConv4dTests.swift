@@ -1,5 +1,6 @@
 import Foundation
 import HSNetCore
+import ReferenceParity
 import TensorCore
 import XCTest
 
@@ -7,35 +8,42 @@ final class CenterPivotConv4dTests: XCTestCase {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures")
 
-    func load(_ name: String) throws -> SafetensorsFile {
-        try SafetensorsFile.read(Self.fixtures.appendingPathComponent(name))
+    func load(_ name: String) throws -> ReferenceFixture {
+        try ReferenceFixture(Self.fixtures.appendingPathComponent(name))
     }
 
     /// Forward, input gradient and the four parameter gradients against one torch case whose
-    /// tensors are stored under `prefix`.
-    func check(_ layer: CenterPivotConv4d, _ file: SafetensorsFile, prefix: String = "", label: String,
+    /// tensors are stored under `prefix`, each against its float64 reference with the bound
+    /// `ParityBound.multiple(longestSum:)` times the published code's own float32 error.
+    func check(_ layer: CenterPivotConv4d, _ file: ReferenceFixture, prefix: String = "", label: String,
                line: UInt = #line) throws {
-        func t(_ name: String) throws -> Tensor { try file.tensor(prefix + name, in: label) }
+        func t(_ name: String) throws -> Tensor { try file.tensor(prefix + name) }
         let x = try t("x")
         let gradY = try t("grad_y")
         let y = layer.forward(x)
         XCTAssertEqual(y.shape, try t("y").shape, line: line)
         let grads = layer.parameterGradients(gradY, input: x)
-        let results: [(String, Tensor)] = [
-            ("y", y), ("grad_x", layer.backwardInput(gradY, inputShape: x.shape)),
-            ("grad_conv1.weight", grads.conv1Weight), ("grad_conv1.bias", grads.conv1Bias!),
-            ("grad_conv2.weight", grads.conv2Weight), ("grad_conv2.bias", grads.conv2Bias!),
+        // The longest sums: an output adds both convolutions' windows over every input
+        // channel, an input gradient both windows over every output channel, a parameter
+        // gradient every output position.
+        let window = layer.conv1.weight.count / layer.conv1.weight.shape[0]
+        let outputChannels = layer.conv1.weight.shape[0]
+        let positions = y.count / outputChannels
+        let results: [(String, Tensor, Int)] = [
+            ("y", y, 2 * window), ("grad_x", layer.backwardInput(gradY, inputShape: x.shape), 2 * window / x.shape[1] * outputChannels),
+            ("grad_conv1.weight", grads.conv1Weight, positions), ("grad_conv1.bias", grads.conv1Bias!, positions),
+            ("grad_conv2.weight", grads.conv2Weight, positions), ("grad_conv2.bias", grads.conv2Bias!, positions),
         ]
-        for (name, actual) in results {
-            let error = relativeMaxError(actual, try t(name))
-            print("CenterPivotConv4d \(label) \(name): relative max error \(error)")
-            XCTAssertLessThan(error, 1e-5, "\(label) \(name)", line: line)
+        for (name, actual, longest) in results {
+            let check = try file.output(prefix + name).check(actual, longestSum: longest)
+            print("CenterPivotConv4d \(label) \(check)")
+            XCTAssertTrue(check.passed, "\(label) \(check)", line: line)
         }
     }
 
     func checkReference(_ name: String, supportStride: Int) throws {
         let file = try load("\(name).safetensors")
-        let layer = try CenterPivotConv4d(tensors: file.tensors, prefix: "", supportStride: supportStride, source: name)
+        let layer = try CenterPivotConv4d(tensors: file.float32.tensors, prefix: "", supportStride: supportStride, source: name)
         try check(layer, file, label: name)
     }
 
@@ -54,13 +62,13 @@ final class CenterPivotConv4dTests: XCTestCase {
         try checkReference("conv4d_k5_s4", supportStride: 4)
     }
 
-    func makeLayer(_ file: SafetensorsFile, prefix: String, stride: Int, supportPadding: Int) throws -> CenterPivotConv4d {
-        let w1 = try file.tensor(prefix + "conv1.weight", in: "conv4d_extra")
-        let w2 = try file.tensor(prefix + "conv2.weight", in: "conv4d_extra")
+    func makeLayer(_ file: ReferenceFixture, prefix: String, stride: Int, supportPadding: Int) throws -> CenterPivotConv4d {
+        let w1 = try file.tensor(prefix + "conv1.weight")
+        let w2 = try file.tensor(prefix + "conv2.weight")
         return CenterPivotConv4d(
-            conv1: Conv2d(weight: w1, bias: try file.tensor(prefix + "conv1.bias", in: "conv4d_extra"),
+            conv1: Conv2d(weight: w1, bias: try file.tensor(prefix + "conv1.bias"),
                           stride: 1, padding: w1.shape[2] / 2),
-            conv2: Conv2d(weight: w2, bias: try file.tensor(prefix + "conv2.bias", in: "conv4d_extra"),
+            conv2: Conv2d(weight: w2, bias: try file.tensor(prefix + "conv2.bias"),
                           stride: stride, padding: supportPadding))
     }
 
@@ -167,8 +175,9 @@ final class CenterPivotConv4dTests: XCTestCase {
     }
 
     /// Large support planes: the columns of one query row are split into several blocks.
-    /// Checked against direct sums at sampled outputs and, for the gradients, against the
-    /// identities <f(x), r> = <x, f^T r> and <f(W + dW) - f(W), r> = <grad W, dW>.
+    /// Checked at sampled elements of the output, of the input gradient and of every weight
+    /// gradient against the definitions summed exactly and as literal float32 sums
+    /// (`LiteralSum`, `SampledParity`).
     func testLargeSupportPlanesSplitIntoBlocks() {
         // 40 x 40 support planes, read a window row at a time: stride 1, and stride 2 with its vector path.
         checkLargeSupportPlanes(stride: 1)
@@ -179,82 +188,129 @@ final class CenterPivotConv4dTests: XCTestCase {
         let layer = CenterPivotConv4d(
             conv1: Conv2d(weight: Self.random([3, 2, 3, 3], seed: 50), bias: Self.random([3], seed: 51), stride: 1, padding: 1),
             conv2: Conv2d(weight: Self.random([3, 2, 3, 3], seed: 52), bias: Self.random([3], seed: 53), stride: s, padding: 1))
-        let shape = [1, 2, 5, 6, 40, 40]
+        let (cin, cout, ha, wa, side) = (2, 3, 5, 6, 40)
+        let shape = [1, cin, ha, wa, side, side]
         let x = Self.random(shape, seed: 54)
         let y = layer.forward(x)
-        let pruned = (40 + s - 1) / s
-        XCTAssertEqual(y.shape, [1, 3, 5, 6, pruned, pruned])
-        func input(_ c: Int, _ i: Int, _ j: Int, _ u: Int, _ v: Int) -> Double {
-            guard i >= 0, i < 5, j >= 0, j < 6, u >= 0, u < 40, v >= 0, v < 40 else { return 0 }
-            return Double(x.scalars[(((c * 5 + i) * 6 + j) * 40 + u) * 40 + v])
+        let pruned = (side + s - 1) / s
+        XCTAssertEqual(y.shape, [1, cout, ha, wa, pruned, pruned])
+        func input(_ c: Int, _ i: Int, _ j: Int, _ u: Int, _ v: Int) -> Float? {
+            guard i >= 0, i < ha, j >= 0, j < wa, u >= 0, u < side, v >= 0, v < side else { return nil }
+            return x.scalars[(((c * ha + i) * wa + j) * side + u) * side + v]
         }
-        var maxDiff = 0.0
-        var maxValue = 0.0
+        func w1(_ o: Int, _ c: Int, _ ky: Int, _ kx: Int) -> Float { layer.conv1.weight.scalars[((o * cin + c) * 3 + ky) * 3 + kx] }
+        func w2(_ o: Int, _ c: Int, _ ky: Int, _ kx: Int) -> Float { layer.conv2.weight.scalars[((o * cin + c) * 3 + ky) * 3 + kx] }
+        let r = Self.random(y.shape, seed: 55)
+        func upstream(_ o: Int, _ i: Int, _ j: Int, _ u: Int, _ v: Int) -> Float? {
+            guard i >= 0, i < ha, j >= 0, j < wa, u >= 0, u < pruned, v >= 0, v < pruned else { return nil }
+            return r.scalars[(((o * ha + i) * wa + j) * pruned + u) * pruned + v]
+        }
         var state: UInt64 = 9
-        for _ in 0..<300 {
+        func draw(_ count: Int) -> Int {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            let index = Int(state >> 33) % y.count
+            return Int(state >> 33) % count
+        }
+
+        // y[o, i, j, u, v] = b1 + b2 + conv1 over the query window at the pruned support
+        // position (u s, v s) + conv2 over the support window at (i, j).
+        var forward = SampledParity("forward")
+        for _ in 0..<300 {
+            let index = draw(y.count)
             var rest = index
             let v = rest % pruned; rest /= pruned
             let u = rest % pruned; rest /= pruned
-            let j = rest % 6; rest /= 6
-            let i = rest % 5
-            let o = rest / 5
-            var total = Double(layer.conv1.bias!.scalars[o]) + Double(layer.conv2.bias!.scalars[o])
-            for c in 0..<2 {
+            let j = rest % wa; rest /= wa
+            let i = rest % ha
+            let o = rest / ha
+            var sum = LiteralSum()
+            for c in 0..<cin {
                 for ky in 0..<3 {
                     for kx in 0..<3 {
-                        let w = ((o * 2 + c) * 3 + ky) * 3 + kx
-                        total += Double(layer.conv1.weight.scalars[w]) * input(c, i + ky - 1, j + kx - 1, u * s, v * s)
-                        total += Double(layer.conv2.weight.scalars[w]) * input(c, i, j, u * s + ky - 1, v * s + kx - 1)
+                        if let value = input(c, i + ky - 1, j + kx - 1, u * s, v * s) { sum.add(w1(o, c, ky, kx), value) }
+                        if let value = input(c, i, j, u * s + ky - 1, v * s + kx - 1) { sum.add(w2(o, c, ky, kx), value) }
                     }
                 }
             }
-            maxDiff = max(maxDiff, abs(total - Double(y.scalars[index])))
-            maxValue = max(maxValue, abs(total))
+            sum.add(layer.conv1.bias!.scalars[o])
+            sum.add(layer.conv2.bias!.scalars[o])
+            forward.record(ours: y.scalars[index], sum)
         }
-        print("CenterPivotConv4d in blocks, stride \(s), vs direct sums: relative max error \(maxDiff / maxValue)")
-        XCTAssertLessThan(maxDiff / maxValue, 1e-5)
 
-        func dot(_ a: Tensor, _ b: Tensor) -> Double {
-            var total = 0.0
-            for k in 0..<a.count { total += Double(a.scalars[k]) * Double(b.scalars[k]) }
-            return total
+        // The input gradient: conv1 reaches x only at pruned support positions.
+        let gradX = layer.backwardInput(r, inputShape: shape)
+        var backward = SampledParity("input gradient")
+        for _ in 0..<300 {
+            let index = draw(x.count)
+            var rest = index
+            let v = rest % side; rest /= side
+            let u = rest % side; rest /= side
+            let j = rest % wa; rest /= wa
+            let i = rest % ha
+            let c = rest / ha
+            var sum = LiteralSum()
+            for o in 0..<cout {
+                for ky in 0..<3 {
+                    for kx in 0..<3 {
+                        if u % s == 0, v % s == 0, let g = upstream(o, i - ky + 1, j - kx + 1, u / s, v / s) {
+                            sum.add(w1(o, c, ky, kx), g)
+                        }
+                        let (su, sv) = (u - ky + 1, v - kx + 1)
+                        if su % s == 0, sv % s == 0, let g = upstream(o, i, j, su / s, sv / s) { sum.add(w2(o, c, ky, kx), g) }
+                    }
+                }
+            }
+            backward.record(ours: gradX.scalars[index], sum)
         }
-        func relativeDifference(_ a: Double, _ b: Double) -> Double { abs(a - b) / max(abs(a), abs(b)) }
-        let r = Self.random(y.shape, seed: 55)
-        var unbiased = layer
-        unbiased.conv1.bias = nil
-        unbiased.conv2.bias = nil
-        let adjoint = relativeDifference(dot(unbiased.forward(x), r), dot(x, layer.backwardInput(r, inputShape: shape)))
+
+        // Every weight and bias gradient: sums over all output positions.
         let grads = layer.parameterGradients(r, input: x)
-        let dW1 = Self.random(layer.conv1.weight.shape, seed: 56)
-        let dW2 = Self.random(layer.conv2.weight.shape, seed: 57)
-        var moved = unbiased
-        moved.conv1.weight = dW1
-        moved.conv2.weight = dW2
-        // With both biases removed and the weights replaced by dW, f is the directional change.
-        let weightError = relativeDifference(dot(moved.forward(x), r),
-                                             dot(grads.conv1Weight, dW1) + dot(grads.conv2Weight, dW2))
-        var rowSum = [Double](repeating: 0, count: 3)
-        for k in 0..<r.count { rowSum[k / (r.count / 3)] += Double(r.scalars[k]) }
-        let biasError = (0..<3).map { relativeDifference(rowSum[$0], Double(grads.conv1Bias!.scalars[$0])) }.max()!
-        print("CenterPivotConv4d in blocks, stride \(s): adjoint \(adjoint), weight gradients \(weightError), bias \(biasError)")
-        XCTAssertLessThan(adjoint, 1e-5)
-        XCTAssertLessThan(weightError, 1e-5)
-        XCTAssertLessThan(biasError, 1e-5)
+        var weights = SampledParity("weight gradients")
+        for o in 0..<cout {
+            for c in 0..<cin {
+                for ky in 0..<3 {
+                    for kx in 0..<3 {
+                        var first = LiteralSum(), second = LiteralSum()
+                        for i in 0..<ha {
+                            for j in 0..<wa {
+                                for u in 0..<pruned {
+                                    for v in 0..<pruned {
+                                        let g = upstream(o, i, j, u, v)!
+                                        if let value = input(c, i + ky - 1, j + kx - 1, u * s, v * s) { first.add(g, value) }
+                                        if let value = input(c, i, j, u * s + ky - 1, v * s + kx - 1) { second.add(g, value) }
+                                    }
+                                }
+                            }
+                        }
+                        let flat = ((o * cin + c) * 3 + ky) * 3 + kx
+                        weights.record(ours: grads.conv1Weight.scalars[flat], first)
+                        weights.record(ours: grads.conv2Weight.scalars[flat], second)
+                    }
+                }
+            }
+        }
+        var biases = SampledParity("bias gradients")
+        let plane = r.count / cout
+        for o in 0..<cout {
+            var sum = LiteralSum()
+            for k in 0..<plane { sum.add(r.scalars[o * plane + k]) }
+            biases.record(ours: grads.conv1Bias!.scalars[o], sum)
+        }
+        for check in [forward.check, backward.check, weights.check, biases.check] {
+            print("CenterPivotConv4d in blocks, stride \(s): \(check)")
+            XCTAssertTrue(check.passed, "stride \(s): \(check)")
+        }
         XCTAssertEqual(grads.conv1Bias, grads.conv2Bias)
     }
 
     func testBadInputsAreInputErrors() throws {
         let file = try load("conv4d_k3_s1.safetensors")
-        let layer = try CenterPivotConv4d(tensors: file.tensors, prefix: "", supportStride: 1, source: "k3s1")
+        let layer = try CenterPivotConv4d(tensors: file.float32.tensors, prefix: "", supportStride: 1, source: "k3s1")
         XCTAssertThrowsError(try layer.validate(inputShape: [1, 8, 9, 9, 3], name: "corr_l4")) { error in
             XCTAssertTrue((error as? InputError)?.message.hasPrefix("corr_l4: expected a 4-D correlation") == true, "\(error)")
         }
         XCTAssertThrowsError(try layer.validate(inputShape: [1, 7, 9, 9, 3, 2], name: "corr_l4"))
         XCTAssertNoThrow(try layer.validate(inputShape: [1, 8, 2, 2, 1, 1], name: "corr_l4"))
-        var tensors = file.tensors
+        var tensors = file.float32.tensors
         tensors["conv2.weight"] = nil
         XCTAssertThrowsError(try CenterPivotConv4d(tensors: tensors, prefix: "", supportStride: 1, source: "ckpt.pth")) { error in
             XCTAssertEqual((error as? InputError)?.message, "ckpt.pth: tensor \"conv2.weight\" is missing")

@@ -1,6 +1,7 @@
 import Foundation
 import HSNetCore
 import Imaging
+import ReferenceParity
 import TensorCore
 import XCTest
 
@@ -67,10 +68,13 @@ enum HSNetFixtures {
     }
 }
 
-/// The summary statistics the reference records for each intermediate of the episode.
+/// The summary statistics of each intermediate of the episode, from the published code run
+/// in float64, with that run's float32 error on the whole tensor.
 struct ReferenceStatistics {
     let mean, std, absSum, min, max: Double
     let samples: [(index: Int, value: Double)]
+    /// max |float32 - float64| / max |float64| of the published code on this tensor.
+    let referenceError: Double
 
     static func load(_ url: URL) throws -> [String: ReferenceStatistics] {
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: [String: Any]])
@@ -80,13 +84,21 @@ struct ReferenceStatistics {
                 mean: try XCTUnwrap(entry["mean"] as? Double), std: try XCTUnwrap(entry["std"] as? Double),
                 absSum: try XCTUnwrap(entry["abs_sum"] as? Double), min: try XCTUnwrap(entry["min"] as? Double),
                 max: try XCTUnwrap(entry["max"] as? Double),
-                samples: samples.map { (Int($0.key)!, $0.value) }.sorted { $0.0 < $1.0 })
+                samples: samples.map { (Int($0.key)!, $0.value) }.sorted { $0.0 < $1.0 },
+                referenceError: try XCTUnwrap(entry["reference_error"] as? Double))
         }
     }
 
-    /// The largest deviation of `tensor` from these statistics, each measured relative to its
-    /// natural scale: mean, min, max and samples against the tensor's largest magnitude;
-    /// std and abs-sum relative to themselves.
+    /// The bound on `largestDeviation`: every statistic is measured relative to the tensor's
+    /// largest magnitude (abs-sum relative to count times that), so none moves by more than
+    /// the tensor's max |error| / max |value|; ours may be `ParityBound.multiple(longestSum:)`
+    /// times the published code's own float32 error there.
+    func bound(longestSum: Int) -> Double {
+        ParityBound.multiple(longestSum: longestSum) * Swift.max(referenceError, ParityBound.unitRoundoff)
+    }
+
+    /// The largest deviation of `tensor` from these statistics, each relative to the tensor's
+    /// scale (its largest magnitude).
     func largestDeviation(of tensor: Tensor) -> (what: String, error: Double) {
         let measured = Self.measure(tensor)
         let scale = Swift.max(Swift.abs(min), Swift.abs(max), 1e-12)
@@ -94,8 +106,8 @@ struct ReferenceStatistics {
             ("mean", Swift.abs(measured.mean - mean) / scale),
             ("min", Swift.abs(measured.min - min) / scale),
             ("max", Swift.abs(measured.max - max) / scale),
-            ("std", Swift.abs(measured.std - std) / Swift.max(std, 1e-12)),
-            ("abs-sum", Swift.abs(measured.absSum - absSum) / Swift.max(absSum, 1e-12)),
+            ("std", Swift.abs(measured.std - std) / scale),
+            ("abs-sum", Swift.abs(measured.absSum - absSum) / (scale * Double(tensor.count))),
         ]
         for (index, value) in samples {
             guard index < tensor.count else { return ("sample \(index) beyond \(tensor.count) elements", .infinity) }

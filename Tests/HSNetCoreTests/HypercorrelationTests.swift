@@ -1,4 +1,5 @@
 import HSNetCore
+import ReferenceParity
 import TensorCore
 import XCTest
 
@@ -8,16 +9,19 @@ final class HypercorrelationTests: XCTestCase {
         Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in generator.uniform(-1, 1) })
     }
 
-    /// max(0, <q / (|q| + eps), s / (|s| + eps)>) for batch b, query position i, support position j.
-    func expected(_ q: Tensor, _ s: Tensor, b: Int, i: Int, j: Int) -> Double {
+    /// max(0, <q / (|q| + eps), s / (|s| + eps)>) for batch b, query position i, support
+    /// position j: exactly, and as a literal float32 evaluation of the formula.
+    func expected(_ q: Tensor, _ s: Tensor, b: Int, i: Int, j: Int) -> (exact: Double, literal: Float) {
         let channels = q.shape[1]
         let (na, nb) = (q.shape[2] * q.shape[3], s.shape[2] * s.shape[3])
-        var (dot, qq, ss) = (0.0, 0.0, 0.0)
+        var dot = LiteralSum(), qq = LiteralSum(), ss = LiteralSum()
         for c in 0..<channels {
-            let qv = Double(q.scalars[(b * channels + c) * na + i]), sv = Double(s.scalars[(b * channels + c) * nb + j])
-            dot += qv * sv; qq += qv * qv; ss += sv * sv
+            let qv = q.scalars[(b * channels + c) * na + i], sv = s.scalars[(b * channels + c) * nb + j]
+            dot.add(qv, sv); qq.add(qv, qv); ss.add(sv, sv)
         }
-        return max(0, dot / ((qq.squareRoot() + 1e-5) * (ss.squareRoot() + 1e-5)))
+        let exact = max(0, dot.exact / ((qq.exact.squareRoot() + 1e-5) * (ss.exact.squareRoot() + 1e-5)))
+        let literal = max(0, dot.float32 / ((qq.float32.squareRoot() + 1e-5) * (ss.float32.squareRoot() + 1e-5)))
+        return (exact, literal)
     }
 
     func check(query: [Tensor], support: [Tensor], file: StaticString = #filePath, line: UInt = #line) {
@@ -25,18 +29,20 @@ final class HypercorrelationTests: XCTestCase {
         let (batch, ha, wa) = (query[0].shape[0], query[0].shape[2], query[0].shape[3])
         let (hb, wb) = (support[0].shape[2], support[0].shape[3])
         XCTAssertEqual(pyramid.shape, [batch, query.count, ha, wa, hb, wb], file: file, line: line)
-        var worst = 0.0
+        var parity = SampledParity("correlation")
         for b in 0..<batch {
             for t in 0..<query.count {
                 for i in 0..<(ha * wa) {
                     for j in 0..<(hb * wb) {
-                        let value = Double(pyramid.scalars[((b * query.count + t) * ha * wa + i) * hb * wb + j])
-                        worst = max(worst, abs(value - expected(query[t], support[t], b: b, i: i, j: j)))
+                        let reference = expected(query[t], support[t], b: b, i: i, j: j)
+                        parity.record(ours: pyramid.scalars[((b * query.count + t) * ha * wa + i) * hb * wb + j],
+                                      exact: reference.exact, literal: reference.literal)
                     }
                 }
             }
         }
-        XCTAssertLessThan(worst, 1e-6, file: file, line: line)
+        print("Hypercorrelation \(parity.check)")
+        XCTAssertTrue(parity.check.passed, "\(parity.check)", file: file, line: line)
     }
 
     func testDenseCorrelationMatchesDefinition() {
@@ -77,22 +83,23 @@ final class HypercorrelationTests: XCTestCase {
 /// The correlation's backward against torch's autograd on HSNet's correlation code.
 final class HypercorrelationBackwardTests: XCTestCase {
     func testGradientsMatchAutograd() throws {
-        let f = try HSNetFixtures.tensors("hsnet/correlation_backward.safetensors")
-        let query = [try XCTUnwrap(f["q0"]), try XCTUnwrap(f["q1"])]
-        let support = [try XCTUnwrap(f["s0"]), try XCTUnwrap(f["s1"])]
+        let fixture = try ReferenceFixture(HSNetFixtures.url("hsnet/correlation_backward.safetensors"))
+        let query = [try fixture.tensor("q0"), try fixture.tensor("q1")]
+        let support = [try fixture.tensor("s0"), try fixture.tensor("s1")]
         let queryOperands = query.map { Hypercorrelation.Operand($0, droppingZeroPositions: false) }
         let supportOperands = support.map { Hypercorrelation.Operand($0, droppingZeroPositions: true) }
         XCTAssertEqual(supportOperands.map(\.kept.count), [6, 6], "4 of the 10 support positions are masked")
         let pyramid = Hypercorrelation.pyramid(query: queryOperands, support: supportOperands)
-        XCTAssertLessThan(relativeMaxError(pyramid, try XCTUnwrap(f["corr"])), 1e-6)
-        let gradients = Hypercorrelation.backward(try XCTUnwrap(f["w"]), pyramid: pyramid,
+        let gradients = Hypercorrelation.backward(try fixture.tensor("w"), pyramid: pyramid,
                                                   query: queryOperands, support: supportOperands)
+        var checks = [try fixture.output("corr").check(pyramid)]
         for t in 0..<2 {
-            let q = relativeMaxError(gradients.query[t], try XCTUnwrap(f["grad_q\(t)"]))
-            let s = relativeMaxError(gradients.support[t], try XCTUnwrap(f["grad_s\(t)"]))
-            XCTAssertLessThan(q, 1e-5, "query tap \(t)")
-            XCTAssertLessThan(s, 1e-5, "support tap \(t)")
-            print("correlation backward, tap \(t): grad query \(q), grad support \(s)")
+            checks.append(try fixture.output("grad_q\(t)").check(gradients.query[t]))
+            checks.append(try fixture.output("grad_s\(t)").check(gradients.support[t]))
+        }
+        for check in checks {
+            print("correlation backward \(check)")
+            XCTAssertTrue(check.passed, "\(check)")
         }
     }
 }

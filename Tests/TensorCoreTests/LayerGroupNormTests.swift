@@ -1,3 +1,4 @@
+import ReferenceParity
 import TensorCore
 import XCTest
 
@@ -13,9 +14,12 @@ final class LayerGroupNormTests: XCTestCase {
         norm.apply(to: &inPlace)
         for (what, actual) in [("y", norm.forward(x)), ("y", inPlace), ("grad_x", norm.backwardInput(gradY, input: x)),
                                ("grad_weight", grads.weight), ("grad_bias", grads.bias)] {
-            let error = relativeMaxError(actual, try S.tensor("\(name).\(what)"))
-            print("GroupNorm \(name) \(what): relative max error \(error)")
-            XCTAssertLessThan(error, 1e-5, "\(name) \(what)", file: file, line: line)
+            // The longest sums: the mean and variance over one group of one sample, and the
+            // parameter gradients over every element of a channel; neither exceeds a quarter
+            // of the tensor.
+            let check = try S.check(actual, against: "\(name).\(what)", longestSum: x.count / 4)
+            print("GroupNorm \(name) \(check)")
+            XCTAssertTrue(check.passed, "\(name) \(check)", file: file, line: line)
         }
     }
 

@@ -1,3 +1,4 @@
+import ReferenceParity
 import TensorCore
 import XCTest
 
@@ -11,9 +12,11 @@ final class LayerPoolingTests: XCTestCase {
         let y = pool.forward(x)
         XCTAssertEqual(y.shape, [2, 3, 5, 5])
         XCTAssertEqual(relativeMaxError(y, try S.tensor("maxpool.y")), 0)
-        let gradError = relativeMaxError(pool.backward(try S.tensor("maxpool.grad_y"), input: x), try S.tensor("maxpool.grad_x"))
-        print("MaxPool2d grad_x: relative max error \(gradError)")
-        XCTAssertLessThan(gradError, 1e-6)
+        // The gradient routes each upstream value to its window's maximum, summing where
+        // windows overlap: a few float32 additions.
+        let check = try S.check(pool.backward(try S.tensor("maxpool.grad_y"), input: x), against: "maxpool.grad_x")
+        print("MaxPool2d \(check)")
+        XCTAssertTrue(check.passed, "\(check)")
     }
 
     func testReLUForwardAndBackward() {

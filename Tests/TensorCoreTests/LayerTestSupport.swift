@@ -1,4 +1,5 @@
 import Foundation
+import ReferenceParity
 import TensorCore
 import XCTest
 
@@ -8,13 +9,19 @@ enum LayerTestSupport {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures")
 
-    /// Small torch cases made by a script kept outside the repository (torch 2 on CPU, float32).
-    static let small: SafetensorsFile = {
-        try! SafetensorsFile.read(fixtures.appendingPathComponent("layers_small.safetensors"))
+    /// Small torch cases (torch 2 on CPU, float32), with their float64 references.
+    static let small: ReferenceFixture = {
+        try! ReferenceFixture(fixtures.appendingPathComponent("layers_small.safetensors"))
     }()
 
     static func tensor(_ name: String) throws -> Tensor {
-        try small.tensor(name, in: "layers_small.safetensors")
+        try small.tensor(name)
+    }
+
+    /// `actual` against the float64 reference of output `name`, with the bound
+    /// `ParityBound.multiple(longestSum:)` times torch's own float32 error on it.
+    static func check(_ actual: Tensor, against name: String, longestSum: Int = 1) throws -> ParityCheck {
+        try small.output(name).check(actual, longestSum: longestSum)
     }
 
     /// Uniform values in [-scale, scale) from a fixed seed (SplitMix64).
