@@ -25,6 +25,8 @@ final class ChannelPhaseAttentionGradientTests: XCTestCase {
                     for i in 0..<planeSize { expected.scalars[(n * shape[1] + c) * planeSize + i] *= weight }
                 }
             }
+            // Sums of 8 terms, a sigmoid and one product per element on each side: a few
+            // float32 roundings (u = 6e-8) of the output's scale; 1e-6 is 16 u.
             XCTAssertLessThan(relativeMaxError(try attention(x), expected), 1e-6, "\(shape)")
         }
     }
@@ -57,6 +59,10 @@ final class ChannelPhaseAttentionGradientTests: XCTestCase {
             let epsilon: Float = 1e-2
             let direction = random.tensor(shape)
             let numeric = (try loss(x + epsilon * direction) - loss(x - epsilon * direction)) / Double(2 * epsilon)
+            // The loss sums at most 3 x 16 x 12 float32 outputs of order 1: rounding noise of
+            // about sqrt(576) u = 1.5e-6, divided by 2 epsilon = 2e-2, is 1e-4; the truncation,
+            // epsilon^2 times the third derivative (order 1 away from the ReLU's kink), is
+            // another 1e-4. 1e-3 is a few times their sum.
             XCTAssertEqual(numeric, dot(gradX, direction), accuracy: 1e-3 * max(1, abs(numeric)), "input \(shape)")
             // Pooled phases reach pi here, so a weight step moves the hidden units a lot more
             // than an input step does: take a smaller one.
@@ -81,6 +87,7 @@ final class ChannelPhaseAttentionGradientTests: XCTestCase {
                 try attention.setParameter(name, to: original)
                 let analytic = dot(gradients[name]!, step)
                 XCTAssertGreaterThan(abs(analytic), 1e-2, "the check must see a gradient, \(name) \(shape)")
+                // As for the input: rounding noise over the step plus truncation, each ~1e-4.
                 XCTAssertEqual((plus - minus) / Double(2 * weightEpsilon), analytic, accuracy: 1e-3 * max(1, abs(analytic)), "\(name) \(shape)")
             }
         }

@@ -131,6 +131,8 @@ final class HSNetLoadingTests: XCTestCase {
         let (gamma, beta) = (entries["bn1.weight"]!.scalars, entries["bn1.bias"]!.scalars)
         let (mean, variance) = (entries["bn1.running_mean"]!.scalars, entries["bn1.running_var"]!.scalars)
         let weight = entries["conv1.weight"]!.scalars
+        // The folded values are float32 products of numbers of order 1 (a square root, a
+        // division, a product and a difference): a few roundings of u = 6e-8 each.
         for channel in [0, 17, 63] {
             let scale = Double(gamma[channel]) / (Double(variance[channel]) + 1e-5).squareRoot()
             XCTAssertEqual(Double(stem.bias!.scalars[channel]), Double(beta[channel]) - Double(mean[channel]) * scale, accuracy: 1e-6)

@@ -1,4 +1,5 @@
 import HSNetCore
+import ReferenceParity
 import TensorCore
 import XCTest
 
@@ -35,7 +36,8 @@ final class HSNetModelTests: XCTestCase {
         XCTAssertTrue(logits.isFinite)
     }
 
-    func testImagesSideBySideGiveTheSameTaps() {
+    func testImagesSideBySideGiveTheSameTaps() throws {
+        let statistics = try ReferenceStatistics.load(HSNetFixtures.url("hsnet/hsnet_apm_episode_stats.float64.json"))
         var generator = SeededGenerator(seed: 11)
         let images = (0..<3).map { _ in
             Tensor(shape: [1, 3, 64, 48], scalars: (0..<(3 * 64 * 48)).map { _ in generator.uniform(-1, 1) })
@@ -45,8 +47,15 @@ final class HSNetModelTests: XCTestCase {
         for (image, taps) in zip(images, together) {
             let alone = HSNetFixtures.model.features(of: image)
             XCTAssertEqual(taps.map(\.shape), alone.map(\.shape))
-            // Only the BLAS threading differs: equal up to summation order.
-            for (a, b) in zip(taps, alone) { XCTAssertLessThan(relativeMaxError(a, b), 1e-5) }
+            // Only the BLAS threading differs: equal up to summation order. Each evaluation
+            // lies within the parity multiple of the network's own float32 error on that tap
+            // (the published code's, measured on the reference episode), so the two lie
+            // within twice that of each other.
+            for (t, (a, b)) in zip(taps, alone).enumerated() {
+                let reference = try XCTUnwrap(statistics["query_feat.\(t)"])
+                let bound = 2 * reference.bound(longestSum: HSNetEpisodeTests.longestSum)
+                XCTAssertLessThan(relativeMaxError(a, b), bound, "tap \(t)")
+            }
         }
     }
 }

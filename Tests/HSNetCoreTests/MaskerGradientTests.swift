@@ -66,6 +66,7 @@ final class MaskerGradientTests: XCTestCase {
         let target = Tensor(shape: [1, 2], scalars: [1, 0])
         let (loss, gradient) = HSNet.crossEntropy(logits: logits, target: target)
         let l0 = log(1 + exp(-2.0)), l1 = log(1 + exp(-2.0))
+        // A float32 log-sum-exp of values of order 1: a few roundings, u = 6e-8 each.
         XCTAssertEqual(Double(loss), (l0 + l1) / 2, accuracy: 1e-6)
         let p = 1 / (1 + exp(-2.0)) // the probability of the right class at both pixels
         let expected: [Double] = [(1 - p) / 2, -(1 - p) / 2, -(1 - p) / 2, (1 - p) / 2]

@@ -79,6 +79,9 @@ final class LayerConv2dTests: XCTestCase {
             let analytic = conv.backwardInput(weights, inputShape: x.shape)
             let error = S.finiteDifferenceError(at: x, weights: weights, analytic: analytic, step: 1e-2) { conv.forward($0) }
             print("Conv2d input gradient vs finite differences: \(error)")
+            // Linear in what is stepped, so central differences carry no truncation error: only the float32
+            // rounding of the outputs (u = 6e-8 of each) summed in double over the outputs a step moves and
+            // divided by the step; that is some 1e-5 of the gradient's scale, and 1e-4 leaves a factor 10.
             XCTAssertLessThan(error, 1e-4)
         }
     }
@@ -98,6 +101,9 @@ final class LayerConv2dTests: XCTestCase {
             return c.forward(x)
         }
         print("Conv2d weight gradient vs finite differences: \(weightError), bias: \(biasError)")
+        // Linear in what is stepped, so central differences carry no truncation error: only the float32
+        // rounding of the outputs (u = 6e-8 of each) summed in double over the outputs a step moves and
+        // divided by the step; that is some 1e-5 of the gradient's scale, and 1e-4 leaves a factor 10.
         XCTAssertLessThan(weightError, 1e-4)
         XCTAssertLessThan(biasError, 1e-4)
     }
