@@ -1,0 +1,65 @@
+import ArgumentParser
+import Finetune
+import Foundation
+import HSNetCore
+import Imaging
+import TensorCore
+
+struct AnalyzeFeaturesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "features",
+        abstract: "Write a picture's backbone taps, before and after the plug-ins, as .npy files.",
+        discussion: """
+            Files in --out, float32: query.TAP.npy (the backbone tap [1, C, H, W]) and \
+            query.TAP.plugins.npy (after the .query and .query.masked plug-ins). With \
+            --support and --support-mask also support.TAP.npy, support.TAP.masked.npy (after \
+            the .support plug-ins, the masking and the .support.masked plug-ins) and the \
+            correlation pyramids corr.layer4.npy, corr.layer3.npy, corr.layer2.npy \
+            [1, taps, Hq, Wq, Hs, Ws], as HSNet correlates them.
+            """)
+
+    @OptionGroup var model: AnalysisModelOptions
+
+    @Option(help: "The picture (PNG, JPEG or TIFF), taken as the query.")
+    var image: String
+
+    @Option(help: "A support picture, for the masked support taps and the correlations.")
+    var support: String?
+
+    @Option(help: "The support picture's mask (>= 128 is foreground).")
+    var supportMask: String?
+
+    @Option(help: "Taps to write: names (layer4.0), layers (layer4) or all.")
+    var taps = "all"
+
+    @Option(help: "Folder to write into (created when its parent exists).")
+    var out: String
+
+    func validate() throws {
+        guard (support == nil) == (supportMask == nil) else { throw ValidationError("--support and --support-mask go together") }
+        try HSNet.checkImageSize(model.imageSize)
+        _ = try BackboneTaps.parse(taps)
+    }
+
+    func run() throws {
+        let tapIndices = try BackboneTaps.parse(taps)
+        try AnalysisOutput.prepareFolder(out, option: "--out")
+        let size = model.imageSize
+        let query = imageTensor(try RGBImage(contentsOf: URL(fileURLWithPath: image)), size: size)
+        let supportInput = try support.map { path in
+            try AdaptationImage.load(image: path, mask: supportMask!, size: size)
+        }
+        if let supportInput, supportInput.hasEmptyMask {
+            throw InputError("\(supportMask!): the mask has no foreground at \(size) x \(size); a support needs some")
+        }
+        let network = try ModelSource.load(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
+        let maskers = try MaskerChoice(masker: model.masker, noMasker: model.noMasker)
+            .install(into: network, checkpoint: model.checkpoint, imageSize: size)
+        let tensors = try FeatureExport.tensors(model: network, query: query, taps: tapIndices,
+                                                support: supportInput.map { ($0.image, $0.mask) })
+        let folder = URL(fileURLWithPath: out)
+        for (name, tensor) in tensors { try NumPyArray.write(tensor, to: folder.appendingPathComponent(name + ".npy")) }
+        print("wrote \(tensors.count) arrays to \(out) (maskers \(maskers.description)): "
+            + tensors.map { "\($0.name) \($0.tensor.shapeDescription)" }.joined(separator: ", "))
+    }
+}

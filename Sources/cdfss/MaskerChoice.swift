@@ -1,0 +1,35 @@
+import Finetune
+import Foundation
+import FreqMask
+import HSNetCore
+import TensorCore
+
+/// Which frequency maskers a command plugs into the model: a masker file (`--masker`), else
+/// the checkpoint's own `apm.*`/`acpa.*` unless `--no-masker`.
+struct MaskerChoice {
+    var masker: String?
+    var noMasker: Bool
+
+    /// Installs the chosen maskers into `model` for `imageSize` inputs; returns what was
+    /// installed ("apm-m+acpa", or "none") and the masker file's SHA-256 when one was given.
+    func install(into model: HSNet, checkpoint: String, imageSize: Int) throws -> (description: String, sha256: String?) {
+        if let masker {
+            let url = URL(fileURLWithPath: masker)
+            let state = try MaskerState.read(url)
+            do {
+                try model.installFrequencyMaskers(amplitudePhase: state.amplitudePhase, channelAttention: state.channelAttention,
+                                                  imageSize: imageSize)
+            } catch let error as InputError {
+                throw InputError("\(url.path): \(error.message)")
+            }
+            return (state.plugins.map(\.kind).joined(separator: "+"), try SHA256Digest.hex(ofFile: url))
+        }
+        guard !noMasker else { return ("none", nil) }
+        do {
+            guard let state = try model.installCheckpointMaskers(imageSize: imageSize) else { return ("none", nil) }
+            return (state.plugins.map(\.kind).joined(separator: "+"), nil)
+        } catch let error as InputError {
+            throw InputError("\(checkpoint): \(error.message)")
+        }
+    }
+}
