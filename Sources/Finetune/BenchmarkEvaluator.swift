@@ -1,4 +1,5 @@
 import Foundation
+import FreqMask
 import HSNetCore
 import Imaging
 import TensorCore
@@ -18,6 +19,9 @@ public final class BenchmarkEvaluator {
     public let imageSize: Int
     public let originalSize: Bool
     public let backbone: BackboneFeatureCache
+    /// A filter applied to every network input before the backbone (a frequency filter on
+    /// the image's channels, for `analyze filter-sweep --target image`); nil for none.
+    public let inputFilter: FeaturePlugin?
     private let pictures: MemoryBoundedCache<String, PreparedPicture>
 
     /// A picture and its mask at the network size (and the mask as loaded, for `originalSize`).
@@ -33,9 +37,11 @@ public final class BenchmarkEvaluator {
     }
 
     /// `cacheBytes` bounds the cached taps and prepared pictures together.
-    public init(model: HSNet, dataset: TargetDataset, imageSize: Int, originalSize: Bool, cacheBytes: Int) throws {
+    public init(model: HSNet, dataset: TargetDataset, imageSize: Int, originalSize: Bool, cacheBytes: Int,
+                inputFilter: FeaturePlugin? = nil) throws {
         try HSNet.checkImageSize(imageSize)
         self.model = model
+        self.inputFilter = inputFilter
         self.dataset = dataset
         self.imageSize = imageSize
         self.originalSize = originalSize
@@ -55,7 +61,9 @@ public final class BenchmarkEvaluator {
         guard image.width == mask.width, image.height == mask.height else {
             throw InputError("\(maskURL.path): the mask is \(mask.width) x \(mask.height) but its image \(imageURL.lastPathComponent) is \(image.width) x \(image.height)")
         }
-        let prepared = PreparedPicture(image: imageTensor(image, size: imageSize),
+        var input = imageTensor(image, size: imageSize)
+        if let inputFilter { input = try inputFilter(input) }
+        let prepared = PreparedPicture(image: input,
                                        mask: maskTensor(mask, size: imageSize).reshaped([imageSize, imageSize]),
                                        originalMask: originalSize ? mask.binarized() : nil,
                                        original: keepingOriginal ? image : nil)
@@ -103,6 +111,13 @@ public final class BenchmarkEvaluator {
         let voted = ShotVote.mask(votes: votes, height: height, width: width)
         let prediction = GrayImage(width: width, height: height, pixels: voted.scalars.map { $0 > 0 ? 1 : 0 })
         return Outcome(prediction: prediction, truth: truth, counts: try EpisodeCounts(predicted: prediction, truth: truth))
+    }
+
+    /// A sample's 13 taps after the query plug-ins (from the tap cache), as the episodes see
+    /// the sample when it is their query.
+    public func queryFeatures(_ sample: LabelledImage) throws -> [Tensor] {
+        let taps = try backbone.taps(of: [path(sample)]) { _ in try picture(sample).image }
+        return try model.queryFeatures(fromTaps: taps[0])
     }
 
     /// The picture of a sample at the evaluation resolution (for drawing episodes).

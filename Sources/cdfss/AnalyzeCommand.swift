@@ -3,8 +3,8 @@ import ArgumentParser
 struct AnalyzeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "analyze",
-        abstract: "Diagnostics: channel correlations of the backbone's features, feature export.",
-        subcommands: [AnalyzeCorrelationCommand.self, AnalyzeFeaturesCommand.self])
+        abstract: "Diagnostics: channel correlations of the backbone's features, fixed frequency filters, feature export.",
+        subcommands: [AnalyzeCorrelationCommand.self, AnalyzeFeaturesCommand.self, AnalyzeFilterSweepCommand.self])
 }
 
 /// The model options every diagnostic takes.

@@ -1,0 +1,130 @@
+import ArgumentParser
+import Finetune
+import Foundation
+import FreqMask
+import HSNetCore
+import TensorCore
+
+extension FilterSweep.Target: ExpressibleByArgument {}
+
+struct AnalyzeFilterSweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "filter-sweep",
+        abstract: "mIoU and channel correlation under fixed frequency filters, with no training.",
+        discussion: """
+            Fixed filters keep frequencies by their radius on the centred spectrum of each \
+            plane (frequency-index units, from the zero frequency): low-pass keeps radius <= r, \
+            high-pass radius > r, band-pass the band of --band-width centred on r. A filter \
+            acts on the amplitude (removing a frequency), the phase (its phase set to 0, the \
+            amplitude kept) or both (the same as amplitude). With --target features the filter \
+            sits on the layer-4 taps of query and support (after the model's own maskers, if \
+            any); with --target image on the normalised input picture. Every filter runs the \
+            same episodes as the unfiltered model; the layer-4 correlation figures are those \
+            of the episodes' query pictures after the filter, averaged over the three layer-4 \
+            taps. Scores are percentages.
+            """)
+
+    @OptionGroup var model: AnalysisModelOptions
+
+    @Option(help: "The target benchmark.")
+    var benchmark: BenchmarkKind
+
+    @Option(help: "The benchmark's folder (see datasets.md).")
+    var datapath: String
+
+    @Option(help: "Support pictures per episode.")
+    var shots = 1
+
+    @Option(help: "Episodes per filter.")
+    var episodes = 100
+
+    @Option(help: "Seed of the episodes.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Filter kinds, comma-separated: low, high, band.")
+    var kinds = "low,high,band"
+
+    @Option(help: "Radii, comma-separated (default 1,2,3,4,5,6 on features, 5,10,20,40,80,160 on images).")
+    var radii: String?
+
+    @Option(help: "Parts of the spectrum, comma-separated: amplitude, phase, both.")
+    var parts = "amplitude,phase"
+
+    @Option(help: "Width of the band-pass bands.")
+    var bandWidth = 2.0
+
+    @Option(help: "Where the filters act: features (layer 4) or image.")
+    var target: FilterSweep.Target = .features
+
+    @Option(help: "Memory for cached backbone taps, in MiB.")
+    var cacheMb = 4096
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func validate() throws {
+        try HSNet.checkImageSize(model.imageSize)
+        guard shots >= 1 else { throw ValidationError("--shots \(shots): expected at least 1") }
+        guard episodes >= 1 else { throw ValidationError("--episodes \(episodes): expected at least 1") }
+        guard bandWidth > 0, bandWidth.isFinite else { throw ValidationError("--band-width \(bandWidth): expected a positive width") }
+        guard cacheMb >= 0, cacheMb <= 1 << 30 else { throw ValidationError("--cache-mb \(cacheMb): expected 0 to \(1 << 30)") }
+    }
+
+    func parsedRadii() throws -> [Double] {
+        let text = radii ?? (target == .features ? "1,2,3,4,5,6" : "5,10,20,40,80,160")
+        let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else { throw InputError("--radii \"\(text)\": expected numbers separated by commas") }
+        return values.map { $0! }
+    }
+
+    func parsedParts() throws -> [SpectrumPart] {
+        try parts.split(separator: ",").map { item in
+            guard let part = SpectrumPart(rawValue: item.trimmingCharacters(in: .whitespaces)) else {
+                throw InputError("--parts: no spectrum part \"\(item)\" (amplitude, phase, both)")
+            }
+            return part
+        }
+    }
+
+    func run() throws {
+        let dataset = try TargetDataset.load(benchmark, datapath: URL(fileURLWithPath: datapath))
+        let plans = try EpisodeSampler(dataset: dataset, shots: shots, seed: seed, excluding: []).plan(episodes: episodes)
+        let plane = target == .image ? (height: model.imageSize, width: model.imageSize)
+            : HSNet.featureSize(layer: 4, imageHeight: model.imageSize, imageWidth: model.imageSize)
+        let filters = try FilterSweep.filters(kinds: kinds.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+                                              radii: try parsedRadii(), parts: try parsedParts(), bandWidth: bandWidth,
+                                              height: plane.height, width: plane.width)
+        let network = try ModelSource.load(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
+        let maskers = try MaskerChoice(masker: model.masker, noMasker: model.noMasker)
+            .install(into: network, checkpoint: model.checkpoint, imageSize: model.imageSize)
+        let sweep = FilterSweep(model: network, dataset: dataset, plans: plans, imageSize: model.imageSize, target: target,
+                                cacheBytes: cacheMb << 20)
+        let progress = ProgressLine(total: filters.count + 1, unit: "filter")
+        let outcomes = try sweep.run(filters) { done, _, outcome in
+            progress.update(position: done, figures: String(format: "%@ mIoU %.2f", outcome.filter.map { "\($0.band) \($0.part.rawValue)" } ?? "unfiltered", outcome.miou))
+        }
+        progress.finish()
+        let report = FilterSweepReport(
+            config: .init(checkpointSHA256: try ModelSource.digest(checkpoint: model.checkpoint), maskers: maskers.description,
+                          benchmark: benchmark.rawValue, shots: shots, episodes: plans.count, seed: seed,
+                          imageSize: model.imageSize, target: target.rawValue),
+            outcomes: outcomes)
+        if json {
+            print(try report.json())
+            return
+        }
+        print("filter sweep on \(benchmark.rawValue) (\(plans.count) episodes, \(shots)-shot, seed \(seed)), filters on the \(target == .features ? "layer-4 features" : "input picture") (\(plane.height) x \(plane.width) planes, largest radius \(String(format: "%.2f", FrequencyBand.largestRadius(height: plane.height, width: plane.width)))), maskers \(maskers.description)")
+        print("filter                               part        mIoU %   FB-IoU %  mean |r|  participation")
+        func row(_ name: String, _ part: String, _ o: FilterSweep.Outcome) -> String {
+            name.padding(toLength: 36, withPad: " ", startingAt: 0) + " " + part.padding(toLength: 10, withPad: " ", startingAt: 0)
+                + String(format: " %7.2f   %7.2f   %7.4f   %7.2f", o.miou, o.fbiou, o.meanAbsR, o.participationRatio)
+        }
+        for outcome in outcomes {
+            if let filter = outcome.filter {
+                print(row(filter.band.description, filter.part.rawValue, outcome))
+            } else {
+                print(row("unfiltered", "-", outcome))
+            }
+        }
+    }
+}
