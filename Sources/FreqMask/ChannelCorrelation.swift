@@ -26,15 +26,19 @@ public struct ChannelCorrelationFigures: Equatable, Sendable {
     }
 }
 
-/// One image's correlation: its figures and the r matrix ([C, C], row-major; rows and columns
-/// of constant channels are NaN, the diagonal of the others 1).
+/// One image's correlation: its figures and the r matrix ([C, C], row-major, upper triangle
+/// only: entry (i, j) for j >= i; rows and columns of constant channels are NaN, the diagonal
+/// of the others 1). r is symmetric, so the upper triangle holds all of it at half the work.
 public struct ChannelCorrelationOfImage {
     public let channels: Int
     public let positions: Int
     public let figures: ChannelCorrelationFigures
-    public let r: [Float]
+    public let upperR: [Float]
     /// Whether each channel has variance in this image.
     public let varying: [Bool]
+
+    /// r_ij for any i, j (read from the upper triangle).
+    public func r(_ i: Int, _ j: Int) -> Float { i <= j ? upperR[i * channels + j] : upperR[j * channels + i] }
 
     /// The correlation of the C x P map `x` (channel-major: P values per channel).
     public init(_ x: UnsafeBufferPointer<Float>, channels c: Int, positions p: Int) {
@@ -54,48 +58,53 @@ public struct ChannelCorrelationOfImage {
                 }
             }
         }
-        // S (P - 1) = X Xᵀ: one GEMM.
+        // S (P - 1) = X Xᵀ, upper triangle: one symmetric rank-P update.
         var s = [Float](repeating: 0, count: c * c)
         if p > 1 {
             centred.withUnsafeBufferPointer { a in
                 s.withUnsafeMutableBufferPointer { out in
-                    gemm(transposeB: true, m: c, n: c, k: p, alpha: 1 / Float(p - 1), a: a.baseAddress!, lda: p,
-                         b: a.baseAddress!, ldb: p, c: out.baseAddress!, ldc: c)
+                    syrkUpper(n: c, k: p, alpha: 1 / Float(p - 1), a: a.baseAddress!, lda: p, c: out.baseAddress!, ldc: c)
                 }
             }
         }
         let varying = (0..<c).map { s[$0 * c + $0] > 0 }
+        let inverseDeviation = (0..<c).map { varying[$0] ? 1 / Double(s[$0 * c + $0]).squareRoot() : 0 }
         var r = [Float](repeating: .nan, count: c * c)
         let kept = varying.filter { $0 }.count
-        // Row sums of the pair figures, combined after the parallel pass.
+        // Per-row sums of the pair figures (j > i), combined after the parallel pass.
         var absSums = [Double](repeating: 0, count: c)
         var overHalf = [Int](repeating: 0, count: c)
         var squareSums = [Double](repeating: 0, count: c)
-        r.withUnsafeMutableBufferPointer { rOut in
-            absSums.withUnsafeMutableBufferPointer { absOut in
-                overHalf.withUnsafeMutableBufferPointer { overOut in
-                    squareSums.withUnsafeMutableBufferPointer { squareOut in
-                        parallelFor(c, minimumChunk: max(1, 65_536 / c)) { rows in
-                            for i in rows {
-                                var squares = 0.0
-                                for j in 0..<c { squares += Double(s[i * c + j]) * Double(s[i * c + j]) }
-                                squareOut[i] = squares
-                                guard varying[i] else { continue }
-                                let sii = Double(s[i * c + i])
-                                var absolute = 0.0
-                                var over = 0
-                                for j in 0..<c where varying[j] {
-                                    let value = Double(s[i * c + j]) / (sii * Double(s[j * c + j])).squareRoot()
-                                    // Rounding can put |r| a hair above 1; the definition cannot.
-                                    let clamped = Swift.min(1, Swift.max(-1, value))
-                                    rOut[i * c + j] = i == j ? 1 : Float(clamped)
-                                    if j > i {
-                                        absolute += abs(clamped)
-                                        if abs(clamped) > 0.5 { over += 1 }
+        s.withUnsafeBufferPointer { sp in
+            r.withUnsafeMutableBufferPointer { rOut in
+                absSums.withUnsafeMutableBufferPointer { absOut in
+                    overHalf.withUnsafeMutableBufferPointer { overOut in
+                        squareSums.withUnsafeMutableBufferPointer { squareOut in
+                            parallelFor((c + 1) / 2, minimumChunk: max(1, 32_768 / c)) { pairs in
+                                for pair in pairs {
+                                    for i in rowsOfPair(pair, c) {
+                                        let row = sp.baseAddress! + i * c
+                                        let sii = Double(row[i])
+                                        // tr(S²) = sum_i S_ii² + 2 sum_{i<j} S_ij².
+                                        var squares = sii * sii
+                                        for j in (i + 1)..<max(i + 1, c) { squares += 2 * Double(row[j]) * Double(row[j]) }
+                                        squareOut[i] = squares
+                                        guard varying[i] else { continue }
+                                        rOut[i * c + i] = 1
+                                        let scale = inverseDeviation[i]
+                                        var absolute = 0.0
+                                        var over = 0
+                                        for j in (i + 1)..<max(i + 1, c) where varying[j] {
+                                            // Rounding can put |r| a hair above 1; the definition cannot.
+                                            let value = Swift.min(1, Swift.max(-1, Double(row[j]) * scale * inverseDeviation[j]))
+                                            rOut[i * c + j] = Float(value)
+                                            absolute += abs(value)
+                                            if abs(value) > 0.5 { over += 1 }
+                                        }
+                                        absOut[i] = absolute
+                                        overOut[i] = over
                                     }
                                 }
-                                absOut[i] = absolute
-                                overOut[i] = over
                             }
                         }
                     }
@@ -110,7 +119,7 @@ public struct ChannelCorrelationOfImage {
             fractionAbsROverHalf: pairs > 0 ? Double(overHalf.reduce(0, +)) / pairs : .nan,
             participationRatio: traceOfSquare > 0 ? trace * trace / traceOfSquare : .nan,
             constantChannels: Double(c - kept))
-        self.r = r
+        upperR = r
         self.varying = varying
     }
 }
@@ -129,8 +138,11 @@ public struct ChannelCorrelationAccumulator {
     private var figureSums = ChannelCorrelationFigures(meanAbsR: 0, fractionAbsROverHalf: 0, participationRatio: 0, constantChannels: 0)
     private var pairImages = 0
     private var participationImages = 0
+    /// Upper triangles (j >= i) of the sums of r and of the per-entry image counts; images in
+    /// which every channel varies add to `everyEntry` instead of each count.
     private var rSums: [Double]
     private var rCounts: [Int32]
+    private var everyEntry: Int32 = 0
 
     public init(channels: Int) {
         precondition(channels > 0, "a correlation needs at least one channel")
@@ -179,14 +191,18 @@ public struct ChannelCorrelationAccumulator {
             figureSums.participationRatio += f.participationRatio
         }
         let c = channels
-        image.r.withUnsafeBufferPointer { r in
+        let allVary = !image.varying.contains(false)
+        if allVary { everyEntry += 1 }
+        image.upperR.withUnsafeBufferPointer { r in
             rSums.withUnsafeMutableBufferPointer { sums in
                 rCounts.withUnsafeMutableBufferPointer { counts in
-                    parallelFor(c, minimumChunk: max(1, 65_536 / c)) { rows in
-                        for i in rows where image.varying[i] {
-                            for j in 0..<c where image.varying[j] {
-                                sums[i * c + j] += Double(r[i * c + j])
-                                counts[i * c + j] += 1
+                    parallelFor((c + 1) / 2, minimumChunk: max(1, 32_768 / c)) { pairs in
+                        for pair in pairs {
+                            for i in rowsOfPair(pair, c) where image.varying[i] {
+                                for j in i..<c where image.varying[j] {
+                                    sums[i * c + j] += Double(r[i * c + j])
+                                    if !allVary { counts[i * c + j] += 1 }
+                                }
                             }
                         }
                     }
@@ -208,6 +224,24 @@ public struct ChannelCorrelationAccumulator {
     /// The mean r matrix [C, C]: each entry over the images in which both channels vary, NaN
     /// where no image has both.
     public var meanMatrix: Tensor {
-        Tensor(shape: [channels, channels], scalars: zip(rSums, rCounts).map { $1 > 0 ? Float($0 / Double($1)) : .nan })
+        let c = channels
+        var matrix = [Float](repeating: .nan, count: c * c)
+        for i in 0..<c {
+            for j in i..<c {
+                let count = rCounts[i * c + j] + everyEntry
+                guard count > 0 else { continue }
+                let mean = Float(rSums[i * c + j] / Double(count))
+                matrix[i * c + j] = mean
+                matrix[j * c + i] = mean
+            }
+        }
+        return Tensor(shape: [c, c], scalars: matrix)
     }
+}
+
+/// Rows `pair` and `c - 1 - pair` of a C x C upper triangle (one row where they meet): a long
+/// and a short row together, so that parallel chunks of pairs carry equal work.
+@inline(__always)
+func rowsOfPair(_ pair: Int, _ c: Int) -> StrideTo<Int> {
+    stride(from: pair, to: c - pair, by: max(1, c - 1 - 2 * pair))
 }

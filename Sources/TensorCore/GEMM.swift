@@ -52,3 +52,13 @@ public enum BLASThreads {
     public static func set(_ count: Int) { openblas_set_num_threads(Int32(count)) }
     public static var current: Int { Int(openblas_get_num_threads()) }
 }
+
+/// Row-major single-precision symmetric rank-k update over OpenBLAS, upper triangle only:
+/// `C[n x n] = alpha * A[n x k] * A[n x k]ᵀ + beta * C`, half the work of the full product.
+/// The strictly lower triangle of C is left untouched.
+@inlinable
+public func syrkUpper(n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, beta: Float = 0,
+                      c: UnsafeMutablePointer<Float>, ldc: Int) {
+    guard n > 0, k > 0 else { return }
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(n), Int32(k), alpha, a, Int32(lda), beta, c, Int32(ldc))
+}

@@ -23,13 +23,16 @@ struct BenchCommand: ParsableCommand {
             finetune: one fine-tuning step (one pair, 400 x 400, APM-M + ACPA, Adam) once the \
             pair's features are cached: the layer-4 path forward and backward and the update.
             layers: the convolution kernels on ResNet-50 and learner shapes, with GFLOP/s.
+            correlation: `analyze correlation` of 20 pictures at 400 x 400 over all 13 taps \
+            with APM-M and ACPA (per picture), beside the backbone passes alone (per picture, \
+            two side by side as the analysis runs them).
             """)
 
     enum Suite: String, ExpressibleByArgument, CaseIterable {
-        case episode, maskers, finetune, layers
+        case episode, maskers, finetune, layers, correlation
     }
 
-    @Option(parsing: .upToNextOption, help: "Benchmarks to run: episode, maskers, finetune, layers (default: episode maskers finetune).")
+    @Option(parsing: .upToNextOption, help: "Benchmarks to run: episode, maskers, finetune, layers, correlation (default: episode maskers finetune).")
     var suites: [Suite] = [.episode, .maskers, .finetune]
 
     @Option(help: "Timed runs of the masker and layer benchmarks (the median is reported).")
@@ -60,6 +63,7 @@ struct BenchCommand: ParsableCommand {
         if suites.contains(.maskers) { results += try maskerBenchmark() }
         if suites.contains(.finetune) { results += try fineTuningBenchmark() }
         if suites.contains(.layers) { results += layerBenchmarks() }
+        if suites.contains(.correlation) { results += try correlationBenchmark() }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -137,6 +141,28 @@ struct BenchCommand: ParsableCommand {
         let warm = try Timing.measure(runs: finetuneRuns, warmup: 0) { try run.step() }
         return [result("finetune.step.apm-m+acpa.adam (cache warm)", shape: query.shapeDescription, warm),
                 result("  first step (fills the cache)", shape: query.shapeDescription, cold)]
+    }
+
+    /// The correlation analysis of 20 pseudo-random pictures, per picture, and the backbone
+    /// passes it contains, per picture: the difference is the analysis's own cost.
+    func correlationBenchmark() throws -> [BenchResult] {
+        let (model, _, _, _) = try benchmarkEpisode()
+        var generator = SeededGenerator(seed: 1)
+        let size = 400
+        let pictures = (0..<20).map { index in
+            (name: "picture \(index)", image: Tensor(shape: [1, 3, size, size], scalars: (0..<(3 * size * size)).map { _ in generator.uniform(-2, 2) }))
+        }
+        let pairs = stride(from: 0, to: pictures.count, by: 2).map { Array(pictures[$0..<($0 + 2)]) }
+        let backbone = try Timing.measure(runs: 1, warmup: 0) {
+            for pair in pairs { _ = model.features(of: pair.map(\.image)) }
+        }
+        let analysis = CorrelationAnalysis(model: model, taps: Array(BackboneTaps.names.indices))
+        let whole = try Timing.measure(runs: 1, warmup: 0) {
+            for pair in pairs { try analysis.add(pair) }
+        }
+        let perPicture = { (seconds: [Double]) in seconds.map { $0 / Double(pictures.count) } }
+        return [result("analyze.correlation per picture (13 taps, with and without APM-M + ACPA)", shape: "[1, 3, 400, 400] x 20", perPicture(whole)),
+                result("  backbone pass alone per picture", shape: "[1, 3, 400, 400] x 20", perPicture(backbone))]
     }
 
     func maskerBenchmark() throws -> [BenchResult] {

@@ -14,8 +14,8 @@ final class ChannelCorrelationTests: XCTestCase {
         let base = (0..<50).map { _ in random.symmetric() }
         let image = correlation([base, base.map { 3 * $0 + 1 }, base.map { -$0 }])
         // Up to float32 rounding of the covariance (sums of 50 terms).
-        XCTAssertEqual(Double(image.r[1]), 1, accuracy: 1e-6)
-        XCTAssertEqual(Double(image.r[2]), -1, accuracy: 1e-6)
+        XCTAssertEqual(Double(image.r(0, 1)), 1, accuracy: 1e-6)
+        XCTAssertEqual(Double(image.r(0, 2)), -1, accuracy: 1e-6)
         XCTAssertEqual(image.figures.meanAbsR, 1, accuracy: 1e-6)
         XCTAssertEqual(image.figures.fractionAbsROverHalf, 1)
         // Three copies of one direction: one effective channel.
@@ -66,9 +66,9 @@ final class ChannelCorrelationTests: XCTestCase {
         let image = correlation([a, [Float](repeating: 2.5, count: 30), b, [Float](repeating: 0, count: 30)])
         XCTAssertEqual(image.figures.constantChannels, 2)
         XCTAssertEqual(image.varying, [true, false, true, false])
-        XCTAssertTrue(image.r[1].isNaN && image.r[4 + 1].isNaN && image.r[3 * 4 + 3].isNaN)
+        XCTAssertTrue(image.r(0, 1).isNaN && image.r(1, 1).isNaN && image.r(3, 3).isNaN && image.r(2, 0) == image.r(0, 2))
         // One pair left: (a, b).
-        XCTAssertEqual(image.figures.meanAbsR, Double(abs(image.r[2])), accuracy: 1e-7)
+        XCTAssertEqual(image.figures.meanAbsR, Double(abs(image.r(0, 2))), accuracy: 1e-7)
         // A single position has no variance at all.
         let single = correlation([[1], [2]])
         XCTAssertEqual(single.figures.constantChannels, 2)
