@@ -50,6 +50,20 @@ final class ExampleFigures: XCTestCase {
                           colorBarLabel: "sigmoid(Ma)", axisLabel: "frequency")
             .writePNG(to: url.appendingPathComponent("mask.png"))
 
+        // The extremes of size: a 7 x 9 field with missing values, a 512 x 512 one.
+        let small = (0..<63).map { i -> Float in
+            let (row, column) = (Float(i / 7), Float(i % 7))
+            return i % 10 == 3 ? .nan : column * 0.25 - row * 0.1
+        }
+        try heatmapFigure(values: small, width: 7, height: 9, title: "7 x 9 with NaN").writePNG(to: url.appendingPathComponent("small.png"))
+        let large = (0..<(512 * 512)).map { i -> Float in
+            let (r, c) = (Float(i / 512) - 256, Float(i % 512) - 256)
+            return sin((r * r + c * c).squareRoot() / 20)
+        }
+        try heatmapFigure(values: large, width: 512, height: 512, title: "512 x 512 rings", colorBarLabel: "sin(r / 20)",
+                          axisLabel: "pixel", diverging: true)
+            .writePNG(to: url.appendingPathComponent("large.png"))
+
         let radii: [Double] = [1, 2, 3, 4, 6, 8, 10, 13]
         func sweep(_ dataset: String, baseline: Double, shift: Double) -> LineChart {
             LineChart(
@@ -67,5 +81,13 @@ final class ExampleFigures: XCTestCase {
         try first.writePNG(to: url.appendingPathComponent("sweep.png"))
         try stacked([first, sweep("ISIC", baseline: 35.8, shift: 3).render(width: 640, height: 400)], gap: 12)
             .writePNG(to: url.appendingPathComponent("sweep-stacked.png"))
+
+        // Data in every corner: the legend moves below the plot.
+        let wave = (0...48).map { i -> (x: Double, y: Double) in (Double(i) / 4, sin(Double(i) / 2.5) * 10 + 50) }
+        let crowded = LineChart(title: "Oscillation with a legend that has no free corner", xLabel: "step", yLabel: "value",
+                                series: [.init(name: "sin", points: wave, color: .series(0)),
+                                         .init(name: "cos", points: wave.map { ($0.x, 100 - $0.y) }, color: .series(1), dashed: true)],
+                                horizontalReferences: [(name: "mean", y: 50, color: .gray)])
+        try crowded.render(width: 480, height: 320).writePNG(to: url.appendingPathComponent("crowded.png"))
     }
 }
