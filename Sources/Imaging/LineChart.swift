@@ -89,7 +89,8 @@ public struct LineChart: Sendable {
         let pad = markerSize / 2 + lineWidth
         var canvas = Canvas(width: width, height: height)
 
-        let heading = FigureTitle(title, width: width - 2 * margin, labelScale: s)
+        // A two-line large title would take too much of a short chart.
+        let heading = FigureTitle(title, width: width - 2 * margin, labelScale: s, largeLines: height >= 360 * s ? 2 : 1)
         heading.draw(on: &canvas, centerX: width / 2, top: margin)
         let titleBottom = margin + heading.height
 

@@ -82,6 +82,14 @@ final class ExampleFigures: XCTestCase {
         try stacked([first, sweep("ISIC", baseline: 35.8, shift: 3).render(width: 640, height: 400)], gap: 12)
             .writePNG(to: url.appendingPathComponent("sweep-stacked.png"))
 
+        // A small chart, captioned panels side by side.
+        try sweep("FSS-1000", baseline: 78.2, shift: 1).render(width: 360, height: 240)
+            .writePNG(to: url.appendingPathComponent("sweep-small.png"))
+        let panels = ["before", "after 50 steps"].enumerated().map { k, name in
+            titled(heatmap(values: mask.map { $0 + Float(k) * 0.001 }, width: 13, height: 13, range: 0.729...0.734, scale: 12), name)
+        }
+        try sideBySide(panels, gap: 8).writePNG(to: url.appendingPathComponent("panels.png"))
+
         // Data in every corner: the legend moves below the plot.
         let wave = (0...48).map { i -> (x: Double, y: Double) in (Double(i) / 4, sin(Double(i) / 2.5) * 10 + 50) }
         let crowded = LineChart(title: "Oscillation with a legend that has no free corner", xLabel: "step", yLabel: "value",

@@ -71,3 +71,20 @@ final class HeatmapFigureTests: XCTestCase {
         XCTAssertEqual(try PNGWriter.encode(a), try PNGWriter.encode(b))
     }
 }
+
+final class TitledTests: XCTestCase {
+    func testTitleGoesAboveThePictureUnchanged() {
+        let picture = heatmap(values: (0..<16).map(Float.init), width: 4, height: 4, scale: 40)
+        let captioned = titled(picture, "query")
+        XCTAssertEqual(captioned.width, picture.width)
+        XCTAssertGreaterThan(captioned.height, picture.height)
+        // The picture is the bottom of the result, byte for byte.
+        XCTAssertEqual(Array(captioned.pixels.suffix(picture.pixels.count)), picture.pixels)
+        XCTAssertTrue(containsText(captioned, "query", scale: 2))
+        // A title wider than a small picture widens the result; no title leaves it as it is.
+        XCTAssertGreaterThan(titled(RGBImage(width: 4, height: 4, pixels: [UInt8](repeating: 0, count: 48)), "wide").width, 4)
+        XCTAssertEqual(titled(picture, ""), picture)
+        // A long title at the small size is as tall as a short one at the large size.
+        XCTAssertEqual(titled(picture, "after fifty steps of Adam").height, captioned.height)
+    }
+}
