@@ -29,9 +29,10 @@ public struct PixelRect: Equatable, Sendable {
     }
 }
 
-/// Where a text's box sits relative to the point it is drawn at.
+/// Where a text's box sits relative to the point it is drawn at, along one axis: the point
+/// is the box's start (left, top), centre or end (right, bottom).
 public enum TextAlignment: Sendable {
-    case leading, center, trailing
+    case start, center, end
 }
 
 /// Shapes that tell series apart where colour alone would not (print, colour blindness).
@@ -152,10 +153,10 @@ public struct Canvas: Sendable {
         }
     }
 
-    /// Text in the bitmap font. (x, y) is the leading, centre or trailing end of the text
+    /// Text in the bitmap font. (x, y) is the left end, centre or right end of the text
     /// (`alignment`), and its top, middle or bottom (`verticalAlignment`).
     public mutating func text(_ string: String, x: Int, y: Int, color: RGBColor = .black, scale: Int = 1,
-                              alignment: TextAlignment = .leading, verticalAlignment: TextAlignment = .leading) {
+                              alignment: TextAlignment = .start, verticalAlignment: TextAlignment = .start) {
         let size = BitmapFont.textSize(string, scale: scale)
         BitmapFont.draw(string, on: &image, x: x - Self.offset(size.width, alignment),
                         y: y - Self.offset(size.height, verticalAlignment), color: color, scale: scale)
@@ -163,9 +164,9 @@ public struct Canvas: Sendable {
 
     /// Text turned to read from bottom to top (a y-axis label). (x, y) is its left, centre
     /// or right (`alignment`) and its bottom, middle or top end (`verticalAlignment`:
-    /// `.leading` is where the text starts, at the bottom).
+    /// `.start` is where the text starts, at the bottom).
     public mutating func verticalText(_ string: String, x: Int, y: Int, color: RGBColor = .black, scale: Int = 1,
-                                      alignment: TextAlignment = .leading, verticalAlignment: TextAlignment = .center) {
+                                      alignment: TextAlignment = .start, verticalAlignment: TextAlignment = .center) {
         let size = BitmapFont.textSize(string, scale: scale)
         // Turned, the box is size.height wide and size.width tall, and it starts at the bottom.
         let top = y - (size.width - Self.offset(size.width, verticalAlignment))
@@ -193,9 +194,9 @@ public struct Canvas: Sendable {
     /// How far a box of `length` reaches back from its anchor.
     private static func offset(_ length: Int, _ alignment: TextAlignment) -> Int {
         switch alignment {
-        case .leading: return 0
+        case .start: return 0
         case .center: return length / 2
-        case .trailing: return length
+        case .end: return length
         }
     }
 }

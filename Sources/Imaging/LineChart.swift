@@ -215,7 +215,7 @@ public struct LineChart: Sendable {
         for (value, label) in zip(yTicks.values, yLabels) {
             let y = py(value)
             canvas.fill(PixelRect(x: plot.x - 1 - tickLength, y: y - s / 2, width: tickLength, height: s), color: axis)
-            canvas.text(label, x: plot.x - 1 - tickLength - 3 * s, y: y, scale: s, alignment: .trailing, verticalAlignment: .center)
+            canvas.text(label, x: plot.x - 1 - tickLength - 3 * s, y: y, scale: s, alignment: .end, verticalAlignment: .center)
         }
         for (value, label) in zip(xTicks.values, xLabels) {
             let x = px(value)

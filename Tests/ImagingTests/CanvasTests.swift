@@ -58,10 +58,10 @@ final class CanvasTests: XCTestCase {
 
     func testAlignedTextSitsOnItsAnchor() {
         var canvas = Canvas(width: 40, height: 20)
-        canvas.text("10", x: 30, y: 10, alignment: .trailing, verticalAlignment: .center)
+        canvas.text("10", x: 30, y: 10, alignment: .end, verticalAlignment: .center)
         var ink: [(Int, Int)] = []
         for y in 0..<20 { for x in 0..<40 where canvas.color(x: x, y: y) != .white { ink.append((x, y)) } }
-        // "10" is 11 x 9: trailing at 30 puts it in columns 19...29, centred on row 10: rows 6...14.
+        // "10" is 11 x 9: ending at 30 puts it in columns 19...29, centred on row 10: rows 6...14.
         XCTAssertEqual(ink.map(\.0).max(), 29)
         XCTAssertGreaterThanOrEqual(ink.map(\.0).min()!, 19)
         XCTAssertGreaterThanOrEqual(ink.map(\.1).min()!, 6)
