@@ -37,7 +37,7 @@ let package = Package(
             name: "TensorCore",
             dependencies: ["CBLAS", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: kernelFlags),
-        // Decoding, resizing and writing images and masks.
+        // Decoding, resizing and writing images and masks; pictures and labelled figures.
         .target(name: "Imaging", dependencies: ["TensorCore", "CPNG", "CTIFF", "CJPEG"], swiftSettings: kernelFlags),
         // Frequency-domain plug-ins: FFT plans, APM, ACPA. Knows nothing of HSNet.
         .target(name: "FreqMask", dependencies: ["TensorCore", "CFFTW"], swiftSettings: kernelFlags),
