@@ -124,6 +124,13 @@ public struct SyntheticDomain: Sendable {
             throw InputError("\(parent.path): cannot create folder (\(error.localizedDescription))")
         }
         let staging = parent.appendingPathComponent(".\(folder.lastPathComponent).\(UUID().uuidString).partial")
+        // Locked while we build it, so that a later run's sweep removes it only after a kill.
+        guard mkdir(staging.path, 0o755) == 0 else {
+            throw InputError("\(folder.path): cannot write into \(parent.path) (\(String(cString: strerror(errno))))")
+        }
+        let lock = open(staging.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if lock >= 0 { flock(lock, LOCK_EX) }
+        defer { if lock >= 0 { close(lock) } }
         do {
             let layout = datasetClasses
             for item in layout {
