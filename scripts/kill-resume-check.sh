@@ -91,7 +91,7 @@ if [ -n "$stray" ]; then
     failed=1
 fi
 echo "kills: $landed landed in $attempts attempts ($finished_early runs finished first); starts: $fresh fresh, $resumed with --resume"
-echo "after the kills: $temporaries_seen temporaries seen (all swept by the next run), $masker_behind times the masker file was a save behind the snapshot"
+echo "after the kills: $temporaries_seen temporaries seen (all swept by the next run); $masker_behind kills left the masker file a save behind the snapshot (resumed all the same)"
 if [ "$failed" -eq 0 ]; then
     echo "masker file and snapshot equal the uninterrupted run's byte for byte; no stray files"
 else

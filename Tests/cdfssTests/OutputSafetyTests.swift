@@ -68,6 +68,33 @@ final class OutputSafetyTests: CommandLineTestCase {
         XCTAssertEqual(try files(), ["afile"])
     }
 
+    /// A test run failing at its second episode (a picture only that episode reads is broken)
+    /// leaves neither the first episode's picture nor the report, nor the folder made for them.
+    func testATestRunFailingMidwayLeavesNoneOfItsOutputs() throws {
+        _ = try pictures(count: 4)
+        let test = ["test", "--checkpoint", "builtin:deterministic", "--benchmark", "folder", "--datapath", path("data"),
+                    "--shots", "1", "--episodes", "3", "--image-size", size]
+        let whole = try run(test + ["--report", path("whole.json")])
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("whole.json")))) as? [String: Any])
+        let episodes = try XCTUnwrap(report["episodes"] as? [[String: Any]])
+        func used(by episode: [String: Any]) -> Set<String> {
+            Set([episode["query"] as? String].compactMap { $0 } + (episode["supports"] as? [String] ?? []))
+        }
+        let first = used(by: episodes[0])
+        let later = try XCTUnwrap(episodes.dropFirst().lazy.flatMap { used(by: $0).subtracting(first) }.first,
+                                  "a picture the first episode does not read")
+        try FileManager.default.removeItem(atPath: path("whole.json"))
+        let broken = URL(fileURLWithPath: path("data")).appendingPathComponent(later)
+        try Data(try Data(contentsOf: broken).prefix(60)).write(to: broken)
+
+        let failed = try run(test + ["--report", path("r.json"), "--vis-dir", path("new/vis")])
+        XCTAssertNotEqual(failed.status, 0)
+        XCTAssertTrue(failed.stderr.contains("episode 1/3"), "the first episode ran: \(failed.stderr)")
+        XCTAssertTrue(failed.stderr.split(separator: "\n").last?.contains(later) ?? false, failed.stderr)
+        XCTAssertEqual(try files(), [], "no report, no pictures, no folder")
+    }
+
     /// The window a kill can leave open: the snapshot renamed, the masker file not yet. The
     /// resumed run catches up and ends byte-identical to the uninterrupted one, and the
     /// temporaries killed writers left are swept.
