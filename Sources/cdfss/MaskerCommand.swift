@@ -125,7 +125,7 @@ struct MaskerShow: ParsableCommand {
     func run() throws {
         var check = OutputCheck()
         check.output("--png", png)
-        check.input("FILE", file)
+        check.input("the masker file", file)
         try check.prepare()
         let state = try MaskerState.read(URL(fileURLWithPath: file))
         if let png {

@@ -40,7 +40,7 @@ struct ReportCommand: ParsableCommand {
         func run() throws {
             var check = OutputCheck()
             check.output("--output", output)
-            check.inputs("SHARD", shards)
+            check.inputs("the shard report", shards)
             try check.prepare()
             let merged = try ReportMerge.merge(files: shards.map { URL(fileURLWithPath: $0) })
             try merged.write(to: URL(fileURLWithPath: output))
