@@ -17,7 +17,7 @@ cdfss="$1"
 work="${2:-.kill-resume}"
 kills="${3:-40}"
 RANDOM="${4:-1}"
-steps="${STEPS:-60}"
+steps="${STEPS:-150}"
 size=96
 
 rm -rf "$work"
@@ -49,8 +49,9 @@ steps_in() {
 
 killed="$work/killed.safetensors"
 snapshot="$work/killed.resume.safetensors"
-landed=0 attempts=0 fresh=0 resumed=0 finished_early=0 temporaries_seen=0 masker_behind=0
-while [ "$landed" -lt "$kills" ] && [ "$attempts" -lt $((3 * kills)) ]; do
+landed=0 attempts=0 fresh=0 resumed=0 finished_early=0 temporaries_seen=0 masker_behind=0 at_snapshot=0
+# Until enough kills landed, or the run got to its end between them (then fewer are reported).
+while [ "$landed" -lt "$kills" ] && [ "$attempts" -lt $((3 * kills)) ] && [ "$at_snapshot" != "$steps" ]; do
     attempts=$((attempts + 1))
     resume=()
     if [ -e "$snapshot" ]; then resume=(--resume); resumed=$((resumed + 1)); else fresh=$((fresh + 1)); fi
@@ -92,6 +93,9 @@ if [ -n "$stray" ]; then
 fi
 echo "kills: $landed landed in $attempts attempts ($finished_early runs finished first); starts: $fresh fresh, $resumed with --resume"
 echo "after the kills: $temporaries_seen temporaries seen (all swept by the next run); $masker_behind kills left the masker file a save behind the snapshot (resumed all the same)"
+if [ "$landed" -lt "$kills" ]; then
+    echo "only $landed of $kills kills landed before the run ended (steps were faster than measured); STEPS=$((2 * steps)) gives more room"
+fi
 if [ "$failed" -eq 0 ]; then
     echo "masker file and snapshot equal the uninterrupted run's byte for byte; no stray files"
 else
