@@ -174,8 +174,7 @@ struct FinetuneCommand: ParsableCommand {
         var check = OutputCheck()
         check.output("--output", output)
         check.output("--output's snapshot", FineTunedMaskerFile.snapshotURL(for: URL(fileURLWithPath: output)).path)
-        if checkpoint != ModelSource.builtin { check.input("--checkpoint", checkpoint) }
-        check.input("--backbone-weights", backboneWeights)
+        check.model(checkpoint: checkpoint, backboneWeights: backboneWeights)
         check.input("--masker-init", maskerInit)
         check.input("--adapt-list", adaptList)
         check.inputs("--adapt-image", entries.map(\.image))

@@ -74,8 +74,7 @@ struct PredictCommand: ParsableCommand {
         check.output("--output", output)
         check.output("--logits", logits)
         check.output("--overlay", overlay)
-        if checkpoint != ModelSource.builtin { check.input("--checkpoint", checkpoint) }
-        check.input("--backbone-weights", backboneWeights)
+        check.model(checkpoint: checkpoint, backboneWeights: backboneWeights)
         check.input("--masker", masker)
         check.input("--query", query)
         check.inputs("--support", supports)

@@ -126,8 +126,7 @@ struct TestCommand: ParsableCommand {
         var check = OutputCheck()
         check.output("--report", report)
         check.outputFolder("--vis-dir", visDir)
-        if checkpoint != ModelSource.builtin { check.input("--checkpoint", checkpoint) }
-        check.input("--backbone-weights", backboneWeights)
+        check.model(checkpoint: checkpoint, backboneWeights: backboneWeights)
         check.input("--masker", masker)
         check.inputFolder("--datapath", datapath)
         try check.prepare()
