@@ -132,8 +132,9 @@ struct FinetuneCommand: ParsableCommand {
         if let backboneWeights { metadata["training.backbone_weights"] = backboneWeights }
         if run.completedSteps >= steps {
             // A kill between the snapshot's rename and the masker file's leaves the latter behind.
-            if let saved { try FineTunedMaskerFile.restoreMaskerFile(from: saved, to: outputURL) }
-            print("\(output) already holds \(run.completedSteps) steps (--steps \(steps)): nothing to do")
+            let restored = try saved.map { try FineTunedMaskerFile.restoreMaskerFile(from: $0, to: outputURL) } ?? false
+            print("\(output) already holds \(run.completedSteps) steps (--steps \(steps)): nothing to do"
+                + (restored ? " (masker file written again from the snapshot, a kill had left it a save behind)" : ""))
             return
         }
 

@@ -118,7 +118,7 @@ final class OutputSafetyTests: CommandLineTestCase {
 
         let caughtUp = try run(tune + ["--steps", "3", "--output", output, "--resume"])
         XCTAssertEqual(caughtUp.status, 0, caughtUp.stderr)
-        XCTAssertTrue(caughtUp.stdout.contains("nothing to do"), caughtUp.stdout)
+        XCTAssertTrue(caughtUp.stdout.contains("nothing to do") && caughtUp.stdout.contains("written again"), caughtUp.stdout)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: output)), try Data(contentsOf: URL(fileURLWithPath: path("whole3.safetensors"))))
 
         XCTAssertEqual(try run(tune + ["--steps", "4", "--output", output, "--resume"]).status, 0)
