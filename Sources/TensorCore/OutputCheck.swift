@@ -125,8 +125,10 @@ public struct OutputCheck {
     /// of the NSCocoaErrorDomain dump of its description.
     public static func reason(_ error: Error) -> String {
         let bridged = error as NSError
-        if let underlying = bridged.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
+        // On Linux the underlying error is a Swift POSIXError, which `as? NSError` does not match.
+        if let underlying = bridged.userInfo[NSUnderlyingErrorKey] as? Error {
+            let cause = underlying as NSError
+            if cause.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(cause.code))) }
         }
         if bridged.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(bridged.code))) }
         return bridged.localizedDescription.split(separator: "\n").first.map(String.init) ?? "unknown error"

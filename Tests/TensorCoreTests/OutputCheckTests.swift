@@ -107,6 +107,14 @@ final class OutputCheckTests: XCTestCase {
         assertRefused(check, mentioning: ["--output", "not writable"])
     }
 
+    /// Foundation's errors read as their POSIX cause, not as an NSCocoaErrorDomain dump.
+    func testFoundationErrorsReadAsTheirCause() throws {
+        let file = try touch("afile")
+        XCTAssertThrowsError(try FileManager.default.createDirectory(atPath: file + "/x", withIntermediateDirectories: true)) { error in
+            XCTAssertEqual(OutputCheck.reason(error), String(cString: strerror(ENOTDIR)))
+        }
+    }
+
     /// A killed writer's temporaries go; a live writer's (locked) stay, as do files that only
     /// look similar.
     func testPrepareSweepsOnlyDeadWritersTemporaries() throws {
