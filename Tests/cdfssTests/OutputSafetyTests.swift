@@ -68,6 +68,15 @@ final class OutputSafetyTests: CommandLineTestCase {
         XCTAssertEqual(try files(), ["afile"])
     }
 
+    /// The half-built tree a killed synth left beside its folder goes with the next synth there.
+    func testSynthSweepsTheTreeAKilledSynthLeft() throws {
+        let stale = path(".data.\(UUID().uuidString).partial")
+        try FileManager.default.createDirectory(atPath: stale + "/class-1/images", withIntermediateDirectories: true)
+        try Data("half".utf8).write(to: URL(fileURLWithPath: stale + "/class-1/images/001.png"))
+        _ = try pictures(count: 2)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory.path), ["data"])
+    }
+
     /// A test run failing at its second episode (a picture only that episode reads is broken)
     /// leaves neither the first episode's picture nor the report, nor the folder made for them.
     func testATestRunFailingMidwayLeavesNoneOfItsOutputs() throws {
