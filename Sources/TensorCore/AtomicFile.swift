@@ -75,21 +75,35 @@ final class StagingFolder {
 
     init(in destinationFolder: URL) throws {
         self.destinationFolder = destinationFolder
-        while true {
+        func failure(_ what: String) -> InputError {
+            InputError("\(destinationFolder.path): cannot write into the folder (\(what): \(String(cString: strerror(errno))))")
+        }
+        // A sweep of stale temporaries can remove the folder between mkdir and flock; then a
+        // new name is tried (a few times: sweeps are rare, and a loop must end).
+        for _ in 0..<8 {
             let candidate = destinationFolder.appendingPathComponent(AtomicFile.temporaryName(for: "cdfss-outputs"))
-            guard mkdir(candidate.path, 0o700) == 0 else {
-                throw InputError("\(destinationFolder.path): cannot write into the folder (\(String(cString: strerror(errno))))")
-            }
+            guard mkdir(candidate.path, 0o700) == 0 else { throw failure("mkdir") }
             let fd = open(candidate.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else {
+                let error = failure("open")
+                rmdir(candidate.path)
+                throw error
+            }
             var status = stat()
-            // A sweep of stale temporaries may have removed the folder between mkdir and flock.
-            if fd >= 0, flock(fd, LOCK_EX) == 0, fstat(fd, &status) == 0, status.st_nlink > 0 {
+            guard flock(fd, LOCK_EX) == 0 else {
+                let error = failure("flock")
+                close(fd)
+                rmdir(candidate.path)
+                throw error
+            }
+            if fstat(fd, &status) == 0, status.st_nlink > 0 {
                 url = candidate
                 descriptor = fd
                 return
             }
-            if fd >= 0 { close(fd) }
+            close(fd)
         }
+        throw InputError("\(destinationFolder.path): cannot write into the folder (its staging folders keep disappearing)")
     }
 
     /// Writes `data` as `name` inside the staging folder, flushed to disk so that a rename
