@@ -60,10 +60,16 @@ public struct MaskerState {
     }
 
     public func write(to url: URL) throws {
+        try AtomicFile.write(try encoded(as: url), to: url)
+    }
+
+    /// The file's bytes (for outputs that are published together with others); `url` names
+    /// the file in the error for a masker with no part.
+    public func encoded(as url: URL) throws -> Data {
         guard amplitudePhase != nil || channelAttention != nil else {
             throw InputError("\(url.path): a masker file needs an amplitude-phase masker, channel phase attention, or both")
         }
-        try SafetensorsFile(tensors: stateDict, metadata: fullMetadata).write(to: url)
+        return SafetensorsFile(tensors: stateDict, metadata: fullMetadata).encoded()
     }
 
     public static func read(_ url: URL) throws -> MaskerState {

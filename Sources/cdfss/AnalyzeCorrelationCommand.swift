@@ -48,7 +48,7 @@ struct AnalyzeCorrelationCommand: ParsableCommand {
     @Option(help: "Taps to analyse: names (layer4.0), layers (layer4) or all.")
     var taps = "all"
 
-    @Option(help: "Folder for the mean correlation matrices (.npy).")
+    @Option(help: "Folder for the mean correlation matrices (.npy), created if missing.")
     var out: String?
 
     @Flag(help: "Print the result as JSON.")
@@ -70,9 +70,18 @@ struct AnalyzeCorrelationCommand: ParsableCommand {
     }
 
     func run() throws {
+        var check = OutputCheck()
+        check.outputFolder("--out", out)
+        check.model(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
+        check.input("--masker", model.masker)
+        check.input("--image-list", imageList)
+        check.inputFolder("--datapath", datapath)
+        try check.prepare()
+        // The matrices appear together at the end, or not at all.
+        let outputs = StagedOutputs()
         let tapIndices = try BackboneTaps.parse(taps)
         let paths = try pictures()
-        if let out { try AnalysisOutput.prepareFolder(out, option: "--out") }
+        if let out { try outputs.createFolder(URL(fileURLWithPath: out), option: "--out") }
         let network = try ModelSource.load(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
         let maskers = try MaskerChoice(masker: model.masker, noMasker: model.noMasker)
             .install(into: network, checkpoint: model.checkpoint, imageSize: model.imageSize)
@@ -95,9 +104,10 @@ struct AnalyzeCorrelationCommand: ParsableCommand {
                 files.append((folder.appendingPathComponent("\(result.name).without.npy"), result.without.meanMatrix))
                 if let with = result.with { files.append((folder.appendingPathComponent("\(result.name).with.npy"), with.meanMatrix)) }
             }
-            for (url, matrix) in files { try NumPyArray.write(matrix, to: url) }
+            for (url, matrix) in files { try outputs.stage(NumPyArray.encode(matrix), to: url) }
             written = files.map { $0.0.path }
         }
+        try outputs.commit()
 
         let report = CorrelationReport(analysis: analysis, checkpointSHA256: try ModelSource.digest(checkpoint: model.checkpoint),
                                        maskerSHA256: maskers.sha256, imageSize: model.imageSize)

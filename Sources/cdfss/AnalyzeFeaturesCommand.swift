@@ -32,7 +32,7 @@ struct AnalyzeFeaturesCommand: ParsableCommand {
     @Option(help: "Taps to write: names (layer4.0), layers (layer4) or all.")
     var taps = "all"
 
-    @Option(help: "Folder to write into (created when its parent exists).")
+    @Option(help: "Folder to write into, created if missing.")
     var out: String
 
     func validate() throws {
@@ -42,8 +42,18 @@ struct AnalyzeFeaturesCommand: ParsableCommand {
     }
 
     func run() throws {
+        var check = OutputCheck()
+        check.outputFolder("--out", out)
+        check.model(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
+        check.input("--masker", model.masker)
+        check.input("--image", image)
+        check.input("--support", support)
+        check.input("--support-mask", supportMask)
+        try check.prepare()
+        // The arrays appear together at the end, or not at all.
+        let outputs = StagedOutputs()
         let tapIndices = try BackboneTaps.parse(taps)
-        try AnalysisOutput.prepareFolder(out, option: "--out")
+        try outputs.createFolder(URL(fileURLWithPath: out), option: "--out")
         let size = model.imageSize
         let query = imageTensor(try RGBImage(contentsOf: URL(fileURLWithPath: image)), size: size)
         let supportInput = try support.map { path in
@@ -58,7 +68,8 @@ struct AnalyzeFeaturesCommand: ParsableCommand {
         let tensors = try FeatureExport.tensors(model: network, query: query, taps: tapIndices,
                                                 support: supportInput.map { ($0.image, $0.mask) })
         let folder = URL(fileURLWithPath: out)
-        for (name, tensor) in tensors { try NumPyArray.write(tensor, to: folder.appendingPathComponent(name + ".npy")) }
+        for (name, tensor) in tensors { try outputs.stage(NumPyArray.encode(tensor), to: folder.appendingPathComponent(name + ".npy")) }
+        try outputs.commit()
         print("wrote \(tensors.count) arrays to \(out) (maskers \(maskers.description)): "
             + tensors.map { "\($0.name) \($0.tensor.shapeDescription)" }.joined(separator: ", "))
     }

@@ -18,8 +18,10 @@ struct FinetuneCommand: ParsableCommand {
 
             The starting masker is --masker-init, else the checkpoint's apm.*/acpa.*, else a \
             fresh one (--apm, --acpa). The output is a masker file with the reference's tensor \
-            names and the run in its metadata; the optimizer state goes beside it \
-            (NAME.optimizer.safetensors) so that --resume continues exactly where it stopped.
+            names and the run in its metadata. Beside it goes the run's snapshot \
+            (NAME.resume.safetensors: the masker and the optimizer state in one file, replaced \
+            whole at each save), from which --resume continues exactly where the last save \
+            stopped, whenever the run was killed.
             """)
 
     @Option(help: ArgumentHelp(ModelSource.help))
@@ -79,10 +81,10 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Where to write the fine-tuned masker (.safetensors).")
     var output: String
 
-    @Option(help: "Also write the masker every N steps during the run.")
+    @Option(help: "Also save the masker and the snapshot every N steps during the run.")
     var saveEvery: Int?
 
-    @Flag(help: "Continue the run saved in --output (same settings and images; its optimizer state included).")
+    @Flag(help: "Continue the run saved beside --output (same settings and images): the result is the uninterrupted run's, byte for byte.")
     var resume = false
 
     func validate() throws {
@@ -115,6 +117,7 @@ struct FinetuneCommand: ParsableCommand {
             ?? zip(adaptImages, adaptMasks).map { (image: $0, mask: $1) }
 
         // Everything that can fail on bad input happens before anything is written.
+        try checkOutputs(entries: entries)
         let saved = resume ? try savedRun(at: outputURL, entries: entries, settings: settings) : nil
         let images = try entries.map { try AdaptationImage.load(image: $0.image, mask: $0.mask, size: imageSize) }
         let model = try ModelSource.load(checkpoint: checkpoint, backboneWeights: backboneWeights)
@@ -128,7 +131,10 @@ struct FinetuneCommand: ParsableCommand {
                         "training.start": start]
         if let backboneWeights { metadata["training.backbone_weights"] = backboneWeights }
         if run.completedSteps >= steps {
-            print("\(output) already holds \(run.completedSteps) steps (--steps \(steps)): nothing to do")
+            // A kill between the snapshot's rename and the masker file's leaves the latter behind.
+            let restored = try saved.map { try FineTunedMaskerFile.restoreMaskerFile(from: $0, to: outputURL) } ?? false
+            print("\(output) already holds \(run.completedSteps) steps (--steps \(steps)): nothing to do"
+                + (restored ? " (masker file written again from the snapshot, a kill had left it a save behind)" : ""))
             return
         }
 
@@ -163,11 +169,26 @@ struct FinetuneCommand: ParsableCommand {
         }
     }
 
+    /// The masker file and its snapshot may replace no input, and their folder must take them;
+    /// --resume reads the snapshot it then replaces, which is the point of it.
+    func checkOutputs(entries: [(image: String, mask: String)]) throws {
+        var check = OutputCheck()
+        check.output("--output", output)
+        check.output("--output's snapshot", FineTunedMaskerFile.snapshotURL(for: URL(fileURLWithPath: output)).path)
+        check.model(checkpoint: checkpoint, backboneWeights: backboneWeights)
+        check.input("--masker-init", maskerInit)
+        check.input("--adapt-list", adaptList)
+        check.inputs("--adapt-image", entries.map(\.image))
+        check.inputs("--adapt-mask", entries.map(\.mask))
+        try check.prepare()
+    }
+
     /// The saved run to continue, after checking it was made from the same images and settings.
     func savedRun(at url: URL, entries: [(image: String, mask: String)], settings: FineTuneSettings) throws
         -> FineTunedMaskerFile.SavedRun {
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw InputError("--resume: \(url.path) does not exist (run without --resume to start)")
+        let snapshot = FineTunedMaskerFile.snapshotURL(for: url)
+        guard FileManager.default.fileExists(atPath: snapshot.path) else {
+            throw InputError("--resume: nothing saved for \(url.path) (\(snapshot.path) does not exist; run without --resume to start)")
         }
         guard maskerInit == nil, apm == nil, acpa == nil else {
             throw InputError("--resume starts from \(url.path); --masker-init, --apm and --acpa do not apply")

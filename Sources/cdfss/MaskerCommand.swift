@@ -56,6 +56,9 @@ struct MaskerInit: ParsableCommand {
     }
 
     func run() throws {
+        var check = OutputCheck()
+        check.output("--output", output)
+        try check.prepare()
         let amplitudePhase = apm == .none ? nil : AmplitudePhaseMasker(
             variant: apm == .m ? .perChannel : .shared, channels: channels, height: height, width: width)
         var generator = SeededGenerator(seed: seed)
@@ -86,6 +89,11 @@ struct MaskerApply: ParsableCommand {
     var output: String
 
     func run() throws {
+        var check = OutputCheck()
+        check.output("--output", output)
+        check.input("--masker", masker)
+        check.input("--input", input)
+        try check.prepare()
         let state = try MaskerState.read(URL(fileURLWithPath: masker))
         var features = try NumPyArray.read(URL(fileURLWithPath: input))
         do {
@@ -115,6 +123,10 @@ struct MaskerShow: ParsableCommand {
     var png: String?
 
     func run() throws {
+        var check = OutputCheck()
+        check.output("--png", png)
+        check.input("the masker file", file)
+        try check.prepare()
         let state = try MaskerState.read(URL(fileURLWithPath: file))
         if let png {
             guard let factors = MaskerSummary.channelAveragedFactors(state) else {

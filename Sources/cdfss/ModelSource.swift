@@ -26,3 +26,11 @@ enum ModelSource {
         checkpoint == builtin ? builtin : try SHA256Digest.hex(ofFile: URL(fileURLWithPath: checkpoint))
     }
 }
+
+extension OutputCheck {
+    /// The model's files as inputs (the built-in model has none).
+    mutating func model(checkpoint: String, backboneWeights: String?) {
+        if checkpoint != ModelSource.builtin { input("--checkpoint", checkpoint) }
+        input("--backbone-weights", backboneWeights)
+    }
+}

@@ -70,6 +70,17 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
+        var check = OutputCheck()
+        check.output("--output", output)
+        check.output("--logits", logits)
+        check.output("--overlay", overlay)
+        check.model(checkpoint: checkpoint, backboneWeights: backboneWeights)
+        check.input("--masker", masker)
+        check.input("--query", query)
+        check.inputs("--support", supports)
+        check.inputs("--support-mask", supportMasks)
+        try check.prepare()
+
         let model = try ModelSource.load(checkpoint: checkpoint, backboneWeights: backboneWeights)
         var maskerDescription = "none"
         if let masker {
@@ -98,14 +109,17 @@ struct PredictCommand: ParsableCommand {
                                            supportMaskFiles: supportMasks.map { URL(fileURLWithPath: $0) },
                                            imageSize: imageSize, keepingNetworkLogits: logits != nil)
         let seconds = Date().timeIntervalSince(started)
-        if let output { try visibleMask(prediction.mask).writePNG(to: URL(fileURLWithPath: output)) }
+        // All or none: the files appear together once each one is written.
+        let outputs = StagedOutputs()
+        if let output { try outputs.stage(PNGWriter.encode(visibleMask(prediction.mask)), to: URL(fileURLWithPath: output)) }
         if let logits, let networkLogits = prediction.networkLogits {
-            try NumPyArray.write(networkLogits, to: URL(fileURLWithPath: logits))
+            try outputs.stage(NumPyArray.encode(networkLogits), to: URL(fileURLWithPath: logits))
         }
         if let overlay {
             let picture = try RGBImage(contentsOf: URL(fileURLWithPath: query))
-            try Imaging.overlay(image: picture, mask: prediction.mask).writePNG(to: URL(fileURLWithPath: overlay))
+            try outputs.stage(PNGWriter.encode(Imaging.overlay(image: picture, mask: prediction.mask)), to: URL(fileURLWithPath: overlay))
         }
+        try outputs.commit()
 
         if json {
             let summary: [String: Any] = [

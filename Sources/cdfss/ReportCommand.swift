@@ -38,6 +38,10 @@ struct ReportCommand: ParsableCommand {
         }
 
         func run() throws {
+            var check = OutputCheck()
+            check.output("--output", output)
+            check.inputs("the shard report", shards)
+            try check.prepare()
             let merged = try ReportMerge.merge(files: shards.map { URL(fileURLWithPath: $0) })
             try merged.write(to: URL(fileURLWithPath: output))
             if case .multiSeed(let report) = merged {

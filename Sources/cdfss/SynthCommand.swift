@@ -50,7 +50,12 @@ struct SynthCommand: ParsableCommand {
 
     func run() throws {
         let domain = try SyntheticDomain(style: style, classes: classes, imagesPerClass: imagesPerClass, size: size, seed: seed)
+        var check = OutputCheck()
+        check.outputFolder("--out", out)
+        try check.prepare()
         let folder = URL(fileURLWithPath: out)
+        // A killed synth leaves its half-built tree beside the output folder.
+        AtomicFile.removeStaleTemporaries(inFolder: folder.standardizedFileURL.deletingLastPathComponent())
         let started = Date()
         try domain.write(to: folder)
         print("wrote \(classes) class\(classes == 1 ? "" : "es") x \(imagesPerClass) \(style.rawValue) pictures "

@@ -123,6 +123,16 @@ struct TestCommand: ParsableCommand {
     }
 
     func run() throws {
+        var check = OutputCheck()
+        check.output("--report", report)
+        check.outputFolder("--vis-dir", visDir)
+        check.model(checkpoint: checkpoint, backboneWeights: backboneWeights)
+        check.input("--masker", masker)
+        check.inputFolder("--datapath", datapath)
+        try check.prepare()
+        // The report and the pictures appear together at the end, or not at all.
+        let outputs = StagedOutputs()
+
         let runSeeds = seeds ?? [seed ?? 0]
         let adaptation = try testTimeAdaptation()
         let dataset = try TargetDataset.load(benchmark, datapath: URL(fileURLWithPath: datapath))
@@ -134,7 +144,7 @@ struct TestCommand: ParsableCommand {
         let evaluator = try BenchmarkEvaluator(model: model, dataset: dataset, imageSize: imageSize, originalSize: originalSize,
                                                cacheBytes: cacheMb << 20)
         let visFolder = visDir.map { URL(fileURLWithPath: $0) }
-        if let visFolder { try FileManager.default.createDirectory(at: visFolder, withIntermediateDirectories: true) }
+        if let visFolder { try outputs.createFolder(visFolder, option: "--vis-dir") }
         let baseConfig = EvaluationConfig(
             cdfssVersion: CDFSS.version, checkpoint: checkpoint,
             checkpointSHA256: try ModelSource.digest(checkpoint: checkpoint),
@@ -165,13 +175,14 @@ struct TestCommand: ParsableCommand {
             config.episodes = total
             let selected = shard?.select(allPlans) ?? allPlans
             let records = try evaluate(selected, seed: runSeed, evaluator: evaluator, start: start, adaptation: adaptation,
-                                       visFolder: visFolder, visPrefix: runSeeds.count > 1 ? "seed\(runSeed)-" : "")
+                                       visFolder: visFolder, visPrefix: runSeeds.count > 1 ? "seed\(runSeed)-" : "", outputs: outputs)
             let report = try EvaluationReport(config: config, episodes: records, classNames: dataset.classes.map(\.name))
             if runSeeds.count > 1 { print("seed \(runSeed)  \(report.scoreLine)") }
             reports.append(report)
         }
         let file: ReportFile = reports.count == 1 ? .single(reports[0]) : .multiSeed(try MultiSeedReport(runs: reports))
-        if let report { try file.write(to: URL(fileURLWithPath: report)) }
+        if let report { try outputs.stage(file.encoded(), to: URL(fileURLWithPath: report)) }
+        try outputs.commit()
         print(file.scoreLine)
     }
 
@@ -188,7 +199,7 @@ struct TestCommand: ParsableCommand {
     }
 
     func evaluate(_ plans: [EpisodePlan], seed: UInt64, evaluator: BenchmarkEvaluator, start: MaskerState?,
-                  adaptation: TestTimeAdaptation, visFolder: URL?, visPrefix: String) throws -> [EpisodeRecord] {
+                  adaptation: TestTimeAdaptation, visFolder: URL?, visPrefix: String, outputs: StagedOutputs) throws -> [EpisodeRecord] {
         var records: [EpisodeRecord] = []
         var score = SegmentationScore()
         let progress = ProgressLine(total: plans.count, unit: "episode")
@@ -206,7 +217,8 @@ struct TestCommand: ParsableCommand {
             progress.update(position: position + 1, figures: String(format: "mIoU %.2f  FB-IoU %.2f", score.miou, score.fbiou))
             if let visFolder, position < visCount {
                 let picture = try episodePicture(plan, outcome: outcome, evaluator: evaluator)
-                try picture.writePNG(to: visFolder.appendingPathComponent(String(format: "%@episode-%05d.png", visPrefix, plan.index)))
+                try outputs.stage(PNGWriter.encode(picture),
+                                  to: visFolder.appendingPathComponent(String(format: "%@episode-%05d.png", visPrefix, plan.index)))
             }
         }
         progress.finish()

@@ -93,7 +93,7 @@ final class MaskerFineTuningTests: XCTestCase {
         for _ in 0..<2 { try firstHalf.step() }
         let file = folder.appendingPathComponent("half.safetensors")
         try FineTunedMaskerFile.write(firstHalf, to: file)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: FineTunedMaskerFile.optimizerURL(for: file).path))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: FineTunedMaskerFile.snapshotURL(for: file).path))
 
         let saved = try FineTunedMaskerFile.read(file)
         XCTAssertEqual(saved.settings, settings)

@@ -113,7 +113,7 @@ public struct SyntheticDomain: Sendable {
             do {
                 contents = try manager.contentsOfDirectory(atPath: folder.path)
             } catch {
-                throw InputError("\(folder.path): cannot read folder (\(error.localizedDescription))")
+                throw InputError("\(folder.path): cannot read folder (\(OutputCheck.reason(error)))")
             }
             guard contents.isEmpty else { throw InputError("\(folder.path): folder is not empty; give a new or empty folder") }
         }
@@ -121,9 +121,16 @@ public struct SyntheticDomain: Sendable {
         do {
             try manager.createDirectory(at: parent, withIntermediateDirectories: true)
         } catch {
-            throw InputError("\(parent.path): cannot create folder (\(error.localizedDescription))")
+            throw InputError("\(parent.path): cannot create folder (\(OutputCheck.reason(error)))")
         }
         let staging = parent.appendingPathComponent(".\(folder.lastPathComponent).\(UUID().uuidString).partial")
+        // Locked while we build it, so that a later run's sweep removes it only after a kill.
+        guard mkdir(staging.path, 0o755) == 0 else {
+            throw InputError("\(folder.path): cannot write into \(parent.path) (\(String(cString: strerror(errno))))")
+        }
+        let lock = open(staging.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if lock >= 0 { flock(lock, LOCK_EX) }
+        defer { if lock >= 0 { close(lock) } }
         do {
             let layout = datasetClasses
             for item in layout {
@@ -157,7 +164,7 @@ public struct SyntheticDomain: Sendable {
         } catch {
             try? manager.removeItem(at: staging)
             if let error = error as? InputError { throw error }
-            throw InputError("\(folder.path): cannot write (\(error.localizedDescription))")
+            throw InputError("\(folder.path): cannot write (\(OutputCheck.reason(error)))")
         }
     }
 
