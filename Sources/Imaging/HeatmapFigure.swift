@@ -15,11 +15,15 @@ import Foundation
 ///   within 512 (a 7 x 9 field becomes 224 x 288, a 64 x 64 one 256 x 256).
 /// - `axisLabel`: names both axes of the field (e.g. "channel"), below and left of it.
 /// - `diverging`: blue-white-red instead of viridis, for signed values such as correlations.
+/// - `underlay`: a picture of the field's size shown under the colours (half each), for maps
+///   over an image such as a channel's mean activation.
 public func heatmapFigure(values: [Float], width: Int, height: Int, title: String, range: ClosedRange<Float>? = nil,
                           colorBarLabel: String? = nil, scale: Int = 1, axisLabel: String? = nil,
-                          diverging: Bool = false) -> RGBImage {
+                          diverging: Bool = false, underlay: RGBImage? = nil) -> RGBImage {
     precondition(width >= 0 && height >= 0 && values.count == width * height,
                  "heatmap of \(width)x\(height) needs \(width * height) values, got \(values.count)")
+    precondition(underlay.map { $0.width == width && $0.height == height } ?? true,
+                 "the underlay must have the heatmap's \(width)x\(height) size")
     let colors: ColorScale = diverging ? .diverging : .viridis
     let (low, high) = colourRange(values, range: range, diverging: diverging)
 
@@ -59,8 +63,19 @@ public func heatmapFigure(values: [Float], width: Int, height: Int, title: Strin
     heading.draw(on: &canvas, centerX: figureWidth / 2, top: margin)
 
     let frame = RGBColor(red: 90, green: 90, blue: 90)
-    canvas.place(heatmap(values: values, width: width, height: height, range: low...high, scale: mapScale, colors: colors),
-                 x: mapX, y: mapY)
+    var map = heatmap(values: values, width: width, height: height, range: low...high, scale: mapScale, colors: colors)
+    if let underlay {
+        // Half the picture under half the colours: where a value sits stays readable.
+        for y in 0..<mapHeight {
+            for x in 0..<mapWidth {
+                let source = 3 * ((y / mapScale) * width + x / mapScale), target = 3 * (y * mapWidth + x)
+                for channel in 0..<3 {
+                    map.pixels[target + channel] = UInt8((Int(map.pixels[target + channel]) + Int(underlay.pixels[source + channel]) + 1) / 2)
+                }
+            }
+        }
+    }
+    canvas.place(map, x: mapX, y: mapY)
     canvas.stroke(PixelRect(x: mapX - 1, y: mapY - 1, width: mapWidth + 2, height: mapHeight + 2), color: frame)
     if let axisLabel {
         canvas.text(axisLabel, x: mapX + mapWidth / 2, y: mapY + mapHeight + 6 * s, scale: s, alignment: .center)

@@ -3,8 +3,8 @@ import ArgumentParser
 struct AnalyzeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "analyze",
-        abstract: "Diagnostics: channel correlations of the backbone's features, fixed frequency filters, feature export.",
-        subcommands: [AnalyzeCorrelationCommand.self, AnalyzeFeaturesCommand.self, AnalyzeFilterSweepCommand.self])
+        abstract: "Diagnostics: channel correlations of the backbone's features, fixed frequency filters, feature export, activation pictures.",
+        subcommands: [AnalyzeCorrelationCommand.self, AnalyzeFilterSweepCommand.self, AnalyzeFeaturesCommand.self, AnalyzeActivationCommand.self])
 }
 
 /// The model options every diagnostic takes.

@@ -22,7 +22,10 @@ struct AnalyzeCorrelationCommand: ParsableCommand {
 
             --out DIR writes per tap TAP.without.npy and TAP.with.npy: the mean correlation \
             matrix over the pictures, float32 [C, C] (entries of channels constant in every \
-            picture are NaN).
+            picture are NaN), and TAP.without.png and TAP.with.png: the matrices as heatmaps \
+            (r from -1 blue to 1 red), channels in the spectral order of the "without" matrix \
+            (the same order for both, so that structure shows), averaged over blocks down to \
+            at most 512 x 512.
             """)
 
     @OptionGroup var model: AnalysisModelOptions
@@ -106,6 +109,11 @@ struct AnalyzeCorrelationCommand: ParsableCommand {
             }
             for (url, matrix) in files { try outputs.stage(NumPyArray.encode(matrix), to: url) }
             written = files.map { $0.0.path }
+            for result in analysis.results {
+                for (part, picture) in DiagnosticPictures.correlationHeatmaps(result, pictures: paths.count) {
+                    try outputs.stage(PNGWriter.encode(picture), to: folder.appendingPathComponent("\(result.name).\(part).png"))
+                }
+            }
         }
         try outputs.commit()
 
@@ -117,7 +125,7 @@ struct AnalyzeCorrelationCommand: ParsableCommand {
         }
         print("channel correlation of \(paths.count) picture\(paths.count == 1 ? "" : "s") at \(model.imageSize) x \(model.imageSize), maskers \(maskers.description)")
         print(CorrelationTable.text(report))
-        if !written.isEmpty { print("wrote \(written.count) matrices to \(out!)") }
+        if !written.isEmpty { print("wrote \(written.count) matrices and their heatmaps to \(out!)") }
     }
 }
 

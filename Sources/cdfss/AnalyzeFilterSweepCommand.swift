@@ -3,6 +3,7 @@ import Finetune
 import Foundation
 import FreqMask
 import HSNetCore
+import Imaging
 import TensorCore
 
 extension FilterSweep.Target: ExpressibleByArgument {}
@@ -21,7 +22,9 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
             any); with --target image on the normalised input picture. Every filter runs the \
             same episodes as the unfiltered model; the layer-4 correlation figures are those \
             of the episodes' query pictures after the filter, averaged over the three layer-4 \
-            taps. Scores are percentages.
+            taps. Scores are percentages. --out DIR writes a chart per part \
+            (sweep-amplitude.png, ...): mIoU against radius, one line per kind, the unfiltered \
+            model dashed, and below it the mean |r| the same way.
             """)
 
     @OptionGroup var model: AnalysisModelOptions
@@ -59,6 +62,9 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
     @Option(help: "Memory for cached backbone taps, in MiB.")
     var cacheMb = 4096
 
+    @Option(help: "Folder for the charts (.png).")
+    var out: String?
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -87,6 +93,14 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
     }
 
     func run() throws {
+        var check = OutputCheck()
+        check.outputFolder("--out", out)
+        check.model(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
+        check.input("--masker", model.masker)
+        check.inputFolder("--datapath", datapath)
+        try check.prepare()
+        let outputs = StagedOutputs()
+        if let out { try outputs.createFolder(URL(fileURLWithPath: out), option: "--out") }
         let dataset = try TargetDataset.load(benchmark, datapath: URL(fileURLWithPath: datapath))
         let plans = try EpisodeSampler(dataset: dataset, shots: shots, seed: seed, excluding: []).plan(episodes: episodes)
         let plane = target == .image ? (height: model.imageSize, width: model.imageSize)
@@ -104,6 +118,15 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
             progress.update(position: done, figures: String(format: "%@ mIoU %.2f", outcome.filter.map { "\($0.band) \($0.part.rawValue)" } ?? "unfiltered", outcome.miou))
         }
         progress.finish()
+        var charts: [String] = []
+        if let out {
+            for (part, picture) in DiagnosticPictures.sweepCharts(outcomes, target: target) {
+                let url = URL(fileURLWithPath: out).appendingPathComponent("sweep-\(part).png")
+                try outputs.stage(PNGWriter.encode(picture), to: url)
+                charts.append(url.path)
+            }
+        }
+        try outputs.commit()
         let report = FilterSweepReport(
             config: .init(checkpointSHA256: try ModelSource.digest(checkpoint: model.checkpoint), maskers: maskers.description,
                           benchmark: benchmark.rawValue, shots: shots, episodes: plans.count, seed: seed,
@@ -126,5 +149,6 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
                 print(row("unfiltered", "-", outcome))
             }
         }
+        if !charts.isEmpty { print("charts: " + charts.joined(separator: ", ")) }
     }
 }

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Finetune
+import Foundation
+import HSNetCore
+import Imaging
+import TensorCore
+
+struct AnalyzeActivationCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "activation",
+        abstract: "Picture of a tap's channel mean over a picture, before and after the plug-ins.",
+        discussion: """
+            The channel mean of the tap is upsampled (bilinear) to the picture and drawn over \
+            it, without and with the model's query plug-ins side by side on one colour scale. \
+            A tap whose layer has no plug-in is drawn once.
+            """)
+
+    @OptionGroup var model: AnalysisModelOptions
+
+    @Option(help: "The picture (PNG, JPEG or TIFF).")
+    var image: String
+
+    @Option(help: "The tap to draw (layer2.0 .. layer4.2).")
+    var tap = "layer4.2"
+
+    @Option(help: "Where to write the picture (PNG).")
+    var output: String
+
+    func validate() throws {
+        try HSNet.checkImageSize(model.imageSize)
+        _ = try BackboneTaps.index(of: tap)
+        guard output.lowercased().hasSuffix(".png") else { throw ValidationError("--output \(output): the picture is a PNG; name it .png") }
+    }
+
+    func run() throws {
+        var check = OutputCheck()
+        check.output("--output", output)
+        check.input("--image", image)
+        check.model(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
+        check.input("--masker", model.masker)
+        try check.prepare()
+        let index = try BackboneTaps.index(of: tap)
+        let picture = try RGBImage(contentsOf: URL(fileURLWithPath: image))
+        let network = try ModelSource.load(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
+        let maskers = try MaskerChoice(masker: model.masker, noMasker: model.noMasker)
+            .install(into: network, checkpoint: model.checkpoint, imageSize: model.imageSize)
+        let taps = network.features(of: imageTensor(picture, size: model.imageSize))
+        let layer = ResNet50Backbone.tapLayers[index]
+        let hasPlugins = PluginSlot.Stage.allCases.contains { !network.plugins[try! PluginSlot(layer: layer, role: .query, stage: $0)].isEmpty }
+        let with = hasPlugins ? try network.queryFeatures(fromTaps: taps)[index] : nil
+        let figure = DiagnosticPictures.activation(picture: picture, tapName: tap, without: taps[index], with: with)
+        let outputs = StagedOutputs()
+        try outputs.stage(PNGWriter.encode(figure), to: URL(fileURLWithPath: output))
+        try outputs.commit()
+        print("wrote \(output): \(tap) channel mean \(hasPlugins ? "without and with" : "without") plug-ins (maskers \(maskers.description))")
+    }
+}
