@@ -1,5 +1,6 @@
 import FreqMask
 import Foundation
+import Imaging
 import TensorCore
 import XCTest
 
@@ -68,6 +69,15 @@ final class AnalyzeWorkflowTests: CommandLineTestCase {
             }
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("matrices/layer3.5.with.npy")))
+        // A heatmap per tap and part, 2048 channels drawn as 512 x 512 blocks with title and bar.
+        for name in ["layer3.5.without", "layer4.0.without", "layer4.0.with"] {
+            let picture = try RGBImage(contentsOf: URL(fileURLWithPath: path("matrices/\(name).png")))
+            XCTAssertGreaterThan(picture.width, 512, name)
+        }
+        let activation = try run(["analyze", "activation"] + common.dropLast(2) + ["--image", picture, "--tap", "layer4.0",
+                                                                                 "--output", path("activation.png")])
+        XCTAssertEqual(activation.status, 0, activation.stderr)
+        XCTAssertGreaterThan(try RGBImage(contentsOf: URL(fileURLWithPath: path("activation.png"))).width, 640)
         let table = try run(["analyze", "correlation"] + common + ["--images", URL(fileURLWithPath: data).appendingPathComponent("class-2/images").path])
         XCTAssertEqual(table.status, 0, table.stderr)
         XCTAssertTrue(table.stdout.contains("layer4.0"), table.stdout)
@@ -77,8 +87,11 @@ final class AnalyzeWorkflowTests: CommandLineTestCase {
         let data = try synthesize()
         let swept = try run(["analyze", "filter-sweep", "--checkpoint", "builtin:deterministic", "--benchmark", "folder",
                              "--datapath", data, "--episodes", "2", "--kinds", "low,high", "--radii", "1", "--parts", "amplitude,phase",
-                             "--image-size", size, "--json"])
+                             "--image-size", size, "--json", "--out", path("charts")])
         XCTAssertEqual(swept.status, 0, swept.stderr)
+        for part in ["amplitude", "phase"] {
+            XCTAssertGreaterThan(try RGBImage(contentsOf: URL(fileURLWithPath: path("charts/sweep-\(part).png"))).height, 400)
+        }
         let report = try json(swept.stdout)
         let config = try XCTUnwrap(report["config"] as? [String: Any])
         XCTAssertEqual(config["episodes"] as? Int, 2)
@@ -109,6 +122,6 @@ final class AnalyzeWorkflowTests: CommandLineTestCase {
         try "x".write(toFile: outIsFile, atomically: true, encoding: .utf8)
         let blocked = try run(["analyze", "features", "--checkpoint", "builtin:deterministic", "--image",
                                URL(fileURLWithPath: data).appendingPathComponent("class-1/images/001.png").path, "--out", outIsFile])
-        assertFailsWithOneLine(blocked, mentioning: ["--out", "is a file, not a folder"])
+        assertFailsWithOneLine(blocked, mentioning: ["--out", "is a file; give a folder"])
     }
 }
