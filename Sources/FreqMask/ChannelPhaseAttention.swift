@@ -95,6 +95,12 @@ public final class ChannelPhaseAttention: FeaturePlugin {
         try forwardForTraining(x).output
     }
 
+    /// The weights sigmoid(W2 relu(W1 avgpool(angle(fft2(x))))) the attention gives each
+    /// channel of each image of `x`, [N * C] (image-major).
+    public func channelWeights(_ x: Tensor) throws -> [Float] {
+        (try forwardForTraining(x).tape as! Tape).attention
+    }
+
     public func forwardForTraining(_ x: Tensor) throws -> (output: Tensor, tape: PluginTape) {
         try validate(x)
         let (batch, height, width) = (x.shape[0], x.shape[2], x.shape[3])

@@ -17,9 +17,11 @@ import Foundation
 /// - `diverging`: blue-white-red instead of viridis, for signed values such as correlations.
 /// - `underlay`: a picture of the field's size shown under the colours (half each), for maps
 ///   over an image such as a channel's mean activation.
+/// - `markedCell`: a cell framed in black and white, such as the zero frequency of a mask.
 public func heatmapFigure(values: [Float], width: Int, height: Int, title: String, range: ClosedRange<Float>? = nil,
                           colorBarLabel: String? = nil, scale: Int = 1, axisLabel: String? = nil,
-                          diverging: Bool = false, underlay: RGBImage? = nil) -> RGBImage {
+                          diverging: Bool = false, underlay: RGBImage? = nil,
+                          markedCell: (column: Int, row: Int)? = nil) -> RGBImage {
     precondition(width >= 0 && height >= 0 && values.count == width * height,
                  "heatmap of \(width)x\(height) needs \(width * height) values, got \(values.count)")
     precondition(underlay.map { $0.width == width && $0.height == height } ?? true,
@@ -76,6 +78,12 @@ public func heatmapFigure(values: [Float], width: Int, height: Int, title: Strin
         }
     }
     canvas.place(map, x: mapX, y: mapY)
+    if let cell = markedCell, (0..<width).contains(cell.column), (0..<height).contains(cell.row) {
+        // A black frame inside a white one: visible on every colour of both scales.
+        let box = PixelRect(x: mapX + cell.column * mapScale, y: mapY + cell.row * mapScale, width: mapScale, height: mapScale)
+        canvas.stroke(PixelRect(x: box.x - 2, y: box.y - 2, width: box.width + 4, height: box.height + 4), color: .white, thickness: 2)
+        canvas.stroke(box, color: .black, thickness: max(1, mapScale / 8))
+    }
     canvas.stroke(PixelRect(x: mapX - 1, y: mapY - 1, width: mapWidth + 2, height: mapHeight + 2), color: frame)
     if let axisLabel {
         canvas.text(axisLabel, x: mapX + mapWidth / 2, y: mapY + mapHeight + 6 * s, scale: s, alignment: .center)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Finetune
 import Foundation
 import FreqMask
 import Imaging
@@ -109,7 +110,18 @@ struct MaskerApply: ParsableCommand {
 struct MaskerShow: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "Describe a masker file: variant, shapes, statistics of sigmoid(mask).")
+        abstract: "Describe a masker file: variant, shapes, statistics of sigmoid(mask); draw it.",
+        discussion: """
+            --png draws the factors sigmoid(mask) that the amplitude-phase masker applies to \
+            each frequency, amplitude and phase side by side, on the centred frequency grid \
+            (zero frequency framed, as the masks are stored), with a colour scale that follows \
+            the values: the channel mean, or one row per input channel given with --channels \
+            (APM-M masks input channel j with mask channel (j + C/2) mod C, as the published \
+            code does; rows name both). --diff FILE draws the change from another masker (the \
+            start of fine-tuning, say). --attention-png draws, for the picture --image through \
+            --checkpoint's backbone and this masker, the histogram of the weights the channel \
+            attention gives the 2048 channels of each layer-4 tap.
+            """)
 
     @Argument(help: "Masker file (.safetensors).")
     var file: String
@@ -117,35 +129,88 @@ struct MaskerShow: ParsableCommand {
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
-    @Option(help: ArgumentHelp(
-        "Draw sigmoid(mask_amplitude) and sigmoid(mask_phase), averaged over channels, as heatmaps (PNG).",
-        discussion: "Zero frequency in the centre, as the masks are stored; colour scale 0 (dark) to 1 (bright)."))
+    @Option(help: "Draw sigmoid(mask_amplitude) and sigmoid(mask_phase) as heatmaps (PNG).")
     var png: String?
+
+    @Option(help: "Input channels to draw one by one (comma-separated), instead of the channel mean.")
+    var channels: String?
+
+    @Option(help: "Another masker file: draw the change of sigmoid(mask) from it.")
+    var diff: String?
+
+    @Option(help: "Draw the channel attention's weights for --image as histograms (PNG).")
+    var attentionPng: String?
+
+    @Option(help: "The picture for --attention-png.")
+    var image: String?
+
+    @Option(help: ArgumentHelp("The model for --attention-png. " + ModelSource.help))
+    var checkpoint: String?
+
+    @Option(help: "Side of the square network input, for --attention-png.")
+    var imageSize = 400
+
+    func validate() throws {
+        guard (attentionPng == nil) == (image == nil), (attentionPng == nil) == (checkpoint == nil) else {
+            throw ValidationError("--attention-png, --image and --checkpoint go together")
+        }
+        guard png != nil || (channels == nil && diff == nil) else { throw ValidationError("--channels and --diff shape the --png picture; give --png") }
+    }
+
+    func parsedChannels() throws -> [Int]? {
+        guard let channels else { return nil }
+        let values = channels.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0 != nil }) else { throw InputError("--channels \"\(channels)\": expected channel numbers separated by commas") }
+        return values.map { $0! }
+    }
 
     func run() throws {
         var check = OutputCheck()
         check.output("--png", png)
+        check.output("--attention-png", attentionPng)
         check.input("the masker file", file)
+        check.input("--diff", diff)
+        check.input("--image", image)
+        if let checkpoint { check.model(checkpoint: checkpoint, backboneWeights: nil) }
         try check.prepare()
         let state = try MaskerState.read(URL(fileURLWithPath: file))
+        let outputs = StagedOutputs()
         if let png {
-            guard let factors = MaskerSummary.channelAveragedFactors(state) else {
+            guard let masker = state.amplitudePhase else {
                 throw InputError("\(file): has no amplitude-phase masker to draw (--png needs apm.mask_amplitude and apm.mask_phase)")
             }
-            // Cells of at least 12 pixels, and panels of at least about 200 pixels.
-            let scale = max(12, 208 / max(factors.height, factors.width))
-            let panels = [factors.amplitude, factors.phase].map {
-                heatmap(values: $0, width: factors.width, height: factors.height, range: 0...1, scale: scale)
+            let baseline = try diff.map { path -> AmplitudePhaseMasker in
+                guard let other = try MaskerState.read(URL(fileURLWithPath: path)).amplitudePhase else {
+                    throw InputError("--diff \(path): has no amplitude-phase masker")
+                }
+                return other
             }
-            try sideBySide(panels, gap: 8).writePNG(to: URL(fileURLWithPath: png))
+            let picture = try MaskerPictures.frequencyMaps(masker, channels: try parsedChannels(), baseline: baseline,
+                                                           baselineName: diff.map { URL(fileURLWithPath: $0).lastPathComponent })
+            try outputs.stage(PNGWriter.encode(picture), to: URL(fileURLWithPath: png))
         }
+        if let attentionPng, let image, let checkpoint {
+            guard let attention = state.channelAttention else { throw InputError("\(file): has no channel attention (acpa.*) to draw") }
+            let model = try ModelSource.load(checkpoint: checkpoint, backboneWeights: nil)
+            do {
+                try model.installFrequencyMaskers(amplitudePhase: state.amplitudePhase, channelAttention: attention, imageSize: imageSize)
+            } catch let error as InputError {
+                throw InputError("\(file): \(error.message)")
+            }
+            let input = imageTensor(try RGBImage(contentsOf: URL(fileURLWithPath: image)), size: imageSize)
+            let picture = try MaskerPictures.attentionHistogram(model: model, attention: attention, image: input,
+                                                                pictureName: URL(fileURLWithPath: image).lastPathComponent)
+            try outputs.stage(PNGWriter.encode(picture), to: URL(fileURLWithPath: attentionPng))
+        }
+        try outputs.commit()
         let summary = MaskerSummary(state)
         if json {
             print(try summary.json())
         } else {
             print("\(file): \(describe(state))")
             print(summary.text, terminator: "")
-            if let png { print("heatmaps (amplitude | phase): \(png)") }
+            if let png { print("factors (amplitude | phase): \(png)") }
+            if let attentionPng { print("channel attention weights: \(attentionPng)") }
         }
     }
 }

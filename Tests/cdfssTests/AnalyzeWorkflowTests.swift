@@ -124,4 +124,30 @@ final class AnalyzeWorkflowTests: CommandLineTestCase {
                                URL(fileURLWithPath: data).appendingPathComponent("class-1/images/001.png").path, "--out", outIsFile])
         assertFailsWithOneLine(blocked, mentioning: ["--out", "is a file; give a folder"])
     }
+
+    /// `masker show` draws the factors per channel, their change from another masker, and the
+    /// channel attention's weights for a picture.
+    func testMaskerShowDrawsFactorsChangesAndAttention() throws {
+        let data = try synthesize()
+        let start = try masker()
+        let tuned = path("tuned.safetensors")
+        let trained = try run(["finetune", "--checkpoint", "builtin:deterministic", "--masker-init", start, "--image-size", size,
+                               "--adapt-image", URL(fileURLWithPath: data).appendingPathComponent("class-1/images/001.png").path,
+                               "--adapt-mask", URL(fileURLWithPath: data).appendingPathComponent("class-1/masks/001.png").path,
+                               "--steps", "2", "--lr", "0.05", "--output", tuned])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        let shown = try run(["masker", "show", tuned, "--png", path("factors.png"), "--channels", "0,7", "--diff", start,
+                             "--attention-png", path("attention.png"), "--image",
+                             URL(fileURLWithPath: data).appendingPathComponent("class-2/images/001.png").path,
+                             "--checkpoint", "builtin:deterministic", "--image-size", size])
+        XCTAssertEqual(shown.status, 0, shown.stderr)
+        let factors = try RGBImage(contentsOf: URL(fileURLWithPath: path("factors.png")))
+        let attention = try RGBImage(contentsOf: URL(fileURLWithPath: path("attention.png")))
+        // Two rows (channels 0 and 7) of two panels each.
+        XCTAssertGreaterThan(factors.height, 2 * 224)
+        XCTAssertGreaterThan(attention.width, 600)
+        let outOfRange = try run(["masker", "show", tuned, "--png", path("bad.png"), "--channels", "2048"])
+        assertFailsWithOneLine(outOfRange, mentioning: ["--channels 2048", "0 to 2047"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path("bad.png")))
+    }
 }
