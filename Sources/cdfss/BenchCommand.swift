@@ -23,9 +23,9 @@ struct BenchCommand: ParsableCommand {
             finetune: one fine-tuning step (one pair, 400 x 400, APM-M + ACPA, Adam) once the \
             pair's features are cached: the layer-4 path forward and backward and the update.
             layers: the convolution kernels on ResNet-50 and learner shapes, with GFLOP/s.
-            correlation: `analyze correlation` of 20 pictures at 400 x 400 over all 13 taps \
-            with APM-M and ACPA (per picture), beside the backbone passes alone (per picture, \
-            two side by side as the analysis runs them).
+            correlation: `analyze correlation` of 20 pictures at 400 x 400 with APM-M and \
+            ACPA, over the three layer-4 taps (the default) and over all 13, per picture, \
+            beside the backbone passes alone (two side by side, as the analysis runs them).
             """)
 
     enum Suite: String, ExpressibleByArgument, CaseIterable {
@@ -156,13 +156,17 @@ struct BenchCommand: ParsableCommand {
         let backbone = try Timing.measure(runs: 1, warmup: 0) {
             for pair in pairs { _ = model.features(of: pair.map(\.image)) }
         }
-        let analysis = CorrelationAnalysis(model: model, taps: Array(BackboneTaps.names.indices))
-        let whole = try Timing.measure(runs: 1, warmup: 0) {
-            for pair in pairs { try analysis.add(pair) }
-        }
         let perPicture = { (seconds: [Double]) in seconds.map { $0 / Double(pictures.count) } }
-        return [result("analyze.correlation per picture (13 taps, with and without APM-M + ACPA)", shape: "[1, 3, 400, 400] x 20", perPicture(whole)),
-                result("  backbone pass alone per picture", shape: "[1, 3, 400, 400] x 20", perPicture(backbone))]
+        var results: [BenchResult] = []
+        for (label, taps) in [("layer-4 taps", try BackboneTaps.parse("layer4")), ("all 13 taps", try BackboneTaps.parse("all"))] {
+            let analysis = CorrelationAnalysis(model: model, taps: taps)
+            let seconds = try Timing.measure(runs: 1, warmup: 0) {
+                for pair in pairs { try analysis.add(pair) }
+            }
+            results.append(result("analyze.correlation per picture (\(label), with and without APM-M + ACPA)",
+                                  shape: "[1, 3, 400, 400] x 20", perPicture(seconds)))
+        }
+        return results + [result("  backbone pass alone per picture", shape: "[1, 3, 400, 400] x 20", perPicture(backbone))]
     }
 
     func maskerBenchmark() throws -> [BenchResult] {
