@@ -5,14 +5,15 @@
 #   2. fine-tune a fresh APM-M + ACPA masker on one labelled target picture,
 #   3. evaluate 1-shot episodes with that masker (report and pictures), then with domain
 #      adaptation on three held-out pictures,
-#   4. time an episode, the maskers and one fine-tuning step.
+#   4. measure the channel correlation of the layer-4 features without and with that masker,
+#   5. time an episode, the maskers and one fine-tuning step.
 set -eu
 cdfss="$1"
 out="$2"
 model=builtin:deterministic
 target="$out/target"
 # Only what an earlier demo wrote here is replaced.
-rm -rf "$target" "$out/episodes"
+rm -rf "$target" "$out/episodes" "$out/correlation"
 mkdir -p "$out"
 
 "$cdfss" synth --out "$target" --style satellite --classes 3 --images-per-class 6 --size 400 --seed 0
@@ -29,5 +30,8 @@ mkdir -p "$out"
     --adapt domain --adapt-count 3 --steps 10 --report "$out/report-domain.json"
 "$cdfss" report show "$out/report.json"
 
+"$cdfss" analyze correlation --checkpoint "$model" --masker "$out/adapted.safetensors" \
+    --benchmark folder --datapath "$target" --count 6 --out "$out/correlation"
+
 "$cdfss" bench --runs 10 --episode-runs 3 --finetune-runs 5
-echo "demo outputs in $out: target/, adapted.safetensors, adapted.png, report.json, report-domain.json, episodes/"
+echo "demo outputs in $out: target/, adapted.safetensors, adapted.png, report.json, report-domain.json, episodes/, correlation/"
