@@ -15,6 +15,7 @@ public enum NumPyArray {
     public static func decode(_ data: Data) throws -> Tensor {
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]  // \x93NUMPY
         guard data.count >= 10, Array(data.prefix(6)) == magic else {
+            if let kind = FileSignature.describe(data) { throw InputError("is \(kind), not a .npy file") }
             throw InputError("not a .npy file (bad magic)")
         }
         let major = data[data.startIndex + 6]
@@ -49,10 +50,18 @@ public enum NumPyArray {
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         var shape: [Int] = []
         for dim in dims {
-            guard let n = Int(dim), n >= 0 else { throw InputError(".npy shape (\(shapeText)) is not valid") }
+            guard let n = Int(dim), n >= 0 else {
+                let reason = dim.allSatisfy(\.isNumber) ? "\(dim) is beyond 64-bit sizes" : "'\(dim)' is not a size"
+                throw InputError(".npy shape (\(shapeText)) is not valid (\(reason))")
+            }
             shape.append(n)
         }
-        let count = shape.reduce(1, *)
+        let count: Int
+        do {
+            count = try InputLimits.checkShape(shape)
+        } catch let error as InputError {
+            throw InputError(".npy \(error.message)")
+        }
         let payloadStart = headerStart + headerLength
         guard data.count - payloadStart >= count * 4 else {
             throw InputError(".npy data truncated: shape \(shape) needs \(count * 4) bytes, file has \(data.count - payloadStart)")

@@ -22,51 +22,39 @@ public struct SafetensorsFile: Equatable {
         }
     }
 
+    /// Decodes a whole file's bytes. Errors are `InputError`s without the file name.
     public static func decode(_ data: Data) throws -> SafetensorsFile {
-        guard data.count >= 8 else { throw InputError("not a safetensors file (shorter than 8 bytes)") }
+        guard data.count >= 8 else { throw InputError(notSafetensors(data, "shorter than 8 bytes")) }
         let headerLength = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
         guard headerLength <= UInt64(data.count - 8) else {
-            throw InputError("not a safetensors file or truncated (header length \(headerLength) exceeds file size \(data.count))")
+            throw InputError(notSafetensors(data, "header length \(headerLength) exceeds file size \(data.count)", truncated: true))
         }
-        let headerData = data.subdata(in: 8..<(8 + Int(headerLength)))
-        guard let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
-            throw InputError("corrupt safetensors header (not a JSON object)")
+        guard headerLength <= UInt64(InputLimits.safetensorsHeaderBytes) else {
+            throw InputError("safetensors header of \(headerLength) bytes is larger than the \(InputLimits.safetensorsHeaderBytes) bytes the safetensors format allows")
         }
         let payloadStart = 8 + Int(headerLength)
-        let payloadSize = data.count - payloadStart
-        var file = SafetensorsFile()
-        for (name, entry) in header {
-            if name == "__metadata__" {
-                guard let meta = entry as? [String: Any] else { throw InputError("corrupt __metadata__ (not an object)") }
-                for (key, value) in meta {
-                    guard let text = value as? String else { throw InputError("metadata \"\(key)\" is not a string") }
-                    file.metadata[key] = text
-                }
-                continue
+        guard headerLength > 0, data[data.startIndex + 8] == UInt8(ascii: "{") else {
+            throw InputError(notSafetensors(data, "the header does not start with '{'"))
+        }
+        let header = try SafetensorsHeader(json: data.subdata(in: (data.startIndex + 8)..<(data.startIndex + payloadStart)),
+                                           payloadSize: data.count - payloadStart)
+        var file = SafetensorsFile(metadata: header.metadata)
+        data.withUnsafeBytes { raw in
+            for entry in header.entries {
+                let bytes = UnsafeRawBufferPointer(rebasing: raw[(payloadStart + entry.start)..<(payloadStart + entry.end)])
+                file.tensors[entry.name] = Tensor(shape: entry.shape, scalars: entry.format.decode(bytes, count: entry.count))
             }
-            guard let info = entry as? [String: Any],
-                  let dtype = info["dtype"] as? String,
-                  let shape = (info["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  let offsets = (info["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  offsets.count == 2, shape.allSatisfy({ $0 >= 0 })
-            else { throw InputError("tensor \"\(name)\": corrupt header entry") }
-            let count = shape.reduce(1, *)
-            guard let format = ScalarFormat(safetensorsName: dtype) else {
-                throw InputError("tensor \"\(name)\": dtype \(dtype) is not supported (float32, float64, float16, bfloat16 are)")
-            }
-            let (start, end) = (offsets[0], offsets[1])
-            guard start >= 0, start <= end, end <= payloadSize else {
-                throw InputError("tensor \"\(name)\": data range \(start)..<\(end) lies outside the file (truncated?)")
-            }
-            guard end - start == count * format.byteCount else {
-                throw InputError("tensor \"\(name)\": \(end - start) bytes of data for shape \(shape) in \(dtype)")
-            }
-            let scalars = data.withUnsafeBytes { raw in
-                format.decode(UnsafeRawBufferPointer(rebasing: raw[(payloadStart + start)..<(payloadStart + end)]), count: count)
-            }
-            file.tensors[name] = Tensor(shape: shape, scalars: scalars)
         }
         return file
+    }
+
+    /// Why `data` is not a safetensors file: what it is instead when its first bytes say so
+    /// (a `.pt` checkpoint given for a masker file, say), else `reason`.
+    private static func notSafetensors(_ data: Data, _ reason: String, truncated: Bool = false) -> String {
+        if let kind = FileSignature.describe(data), kind != "a safetensors file" {
+            return "is \(kind), not a safetensors file"
+        }
+        return truncated ? "not a safetensors file or truncated (\(reason))" : "not a safetensors file (\(reason))"
     }
 
     /// The encoded file: float32 tensors in name order.
