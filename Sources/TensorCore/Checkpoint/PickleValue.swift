@@ -145,17 +145,15 @@ public final class PickleDict {
         entries.allSatisfy { $0.key.stringValue != nil }
     }
 
-    /// Sets `value` under `key`, replacing an equal key in place as Python does.
-    /// Returns false when the key cannot be hashed (a list or a dict, say).
-    func set(_ value: PickleValue, for key: PickleValue) -> Bool {
-        guard let hashable = PickleKey(key) else { return false }
+    /// Sets `value` under `key` (whose hashable form is `hashable`), replacing an equal key in
+    /// place as Python does.
+    func set(_ value: PickleValue, for key: PickleValue, hashedAs hashable: PickleKey) {
         if let position = index[hashable] {
             entries[position].value = value
         } else {
             index[hashable] = entries.count
             entries.append((key, value))
         }
-        return true
     }
 }
 
@@ -171,7 +169,14 @@ enum PickleKey: Hashable {
     case tuple([PickleKey])
     case dtype(TorchDType)
 
-    init?(_ value: PickleValue) {
+    /// The key of `value`, or nil when it cannot be hashed (a list or a dict, say) or when it
+    /// holds more than `budget` values. Each value taken off `budget` counts once per
+    /// occurrence: a tuple that holds one memo-shared tuple twice, level after level, is as
+    /// large here as it would be in Python, so the budget (negative when exceeded) is what
+    /// keeps such a key from taking exponential time.
+    init?(_ value: PickleValue, budget: inout Int) {
+        budget -= 1
+        guard budget >= 0 else { return nil }
         switch value {
         case .none: self = .none
         case .bool(let value): self = .bool(value)
@@ -185,7 +190,7 @@ enum PickleKey: Hashable {
             var keys: [PickleKey] = []
             keys.reserveCapacity(items.count)
             for item in items {
-                guard let key = PickleKey(item) else { return nil }
+                guard let key = PickleKey(item, budget: &budget) else { return nil }
                 keys.append(key)
             }
             self = .tuple(keys)

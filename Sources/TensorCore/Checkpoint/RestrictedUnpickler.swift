@@ -8,10 +8,6 @@
 ///
 /// Tensors come out as `TorchTensorReference`s; their bytes are read later from the archive.
 public struct RestrictedUnpickler {
-    /// Deepest nesting of containers accepted. Real checkpoints stay under ten; the bound keeps
-    /// a hostile pickle from exhausting the stack when its values are released.
-    public static let maximumDepth = 1000
-
     private let bytes: [UInt8]
 
     public init(_ bytes: [UInt8]) {
@@ -49,9 +45,12 @@ private struct Machine {
     var stack: [Slot] = []
     var marks: [Int] = []
     var memo: [Int: Slot] = [:]
+    /// Values dict keys may still hash (see `InputLimits.pickleKeyValuesPerByte`).
+    var keyBudget: Int
 
     init(_ input: UnsafeBufferPointer<UInt8>) {
         self.input = input
+        keyBudget = InputLimits.pickleKeyBase + InputLimits.pickleKeyValuesPerByte * input.count
     }
 
     // MARK: Reading the opcode stream
@@ -142,8 +141,8 @@ private struct Machine {
             markNested(item.value)
             depth = max(depth, item.currentDepth + 1)
         }
-        guard depth <= RestrictedUnpickler.maximumDepth else {
-            throw failure("containers nest deeper than \(RestrictedUnpickler.maximumDepth) levels")
+        guard depth <= InputLimits.pickleDepth else {
+            throw failure("containers nest deeper than \(InputLimits.pickleDepth) levels")
         }
         return depth
     }
@@ -177,16 +176,21 @@ private struct Machine {
         list.items.append(contentsOf: items.map(\.value))
     }
 
-    func setItems(_ items: [Slot], in dict: PickleDict) throws {
+    mutating func setItems(_ items: [Slot], in dict: PickleDict) throws {
         guard items.count % 2 == 0 else { throw failure("corrupt (odd number of items for a dict at byte \(position - 1))") }
         if items.contains(where: { if case .dict(let item) = $0.value { return item === dict } else { return false } }) {
             throw failure("recursive structure at byte \(position - 1) (a dict inside itself)")
         }
         dict.depth = max(dict.depth, try containerDepth(items))
         for pair in stride(from: 0, to: items.count, by: 2) {
-            guard dict.set(items[pair + 1].value, for: items[pair].value) else {
-                throw failure("dict key of type \(items[pair].value.kindDescription) cannot be hashed (byte \(position - 1))")
+            let key = items[pair].value
+            guard let hashable = PickleKey(key, budget: &keyBudget) else {
+                if keyBudget < 0 {
+                    throw failure("dict keys at byte \(position - 1) hold more values than the whole pickle could describe (tuples nested through the memo); checkpoints key dicts by strings and ints")
+                }
+                throw failure("dict key of type \(key.kindDescription) cannot be hashed (byte \(position - 1))")
             }
+            dict.set(items[pair + 1].value, for: key, hashedAs: hashable)
         }
     }
 

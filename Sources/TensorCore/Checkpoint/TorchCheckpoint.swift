@@ -54,6 +54,11 @@ public final class TorchCheckpoint {
             }
             throw InputError("\(path): not a torch.save archive (no data.pkl among its \(order.count) records)")
         }
+        try TorchCheckpoint.checkRecordSizes(order.map { records[$0]! }, fileSize: fileSize, in: path)
+        let pickleEntry = records[picklePath]!
+        guard pickleEntry.uncompressedSize <= UInt64(InputLimits.pickleBytes) else {
+            throw InputError("\(path): \(picklePath) holds \(InputLimits.describeBytes(Int(clamping: pickleEntry.uncompressedSize))) of pickle; at most \(InputLimits.describeBytes(InputLimits.pickleBytes)) are read (a state dict's pickle is about 40 bytes per tensor)")
+        }
         let folder = String(picklePath.dropLast("data.pkl".count))
         self.recordFolder = folder
 
@@ -70,7 +75,7 @@ public final class TorchCheckpoint {
         }
         self.storageRecords = storages
 
-        let pickle = try TorchCheckpoint.read(records[picklePath]!, of: archive, size: fileSize, in: path)
+        let pickle = try TorchCheckpoint.read(pickleEntry, of: archive, size: fileSize, in: path)
         do {
             root = try RestrictedUnpickler(pickle).load()
         } catch let error as InputError {
@@ -143,14 +148,41 @@ public final class TorchCheckpoint {
         }
     }
 
+    /// Refuses an archive whose directory cannot describe this file, before any record is
+    /// inflated: records are stored one after the other, so their stored bytes cannot add up to
+    /// more than the file (records that share bytes, such as 400 entries pointing at one
+    /// deflate stream, would inflate the same data again and again); and all of them together
+    /// may not inflate beyond `InputLimits.checkpointBytes`.
+    private static func checkRecordSizes(_ entries: [Entry], fileSize: UInt64, in path: String) throws {
+        var stored: UInt64 = 0
+        var inflated: UInt64 = 0
+        for entry in entries {
+            try checkPlausibleSize(entry, fileSize: fileSize, in: path)
+            // Each size is at most the file's size times 1100 (checked above), so the sums
+            // of a few million records stay far from overflowing.
+            stored += entry.compressedSize
+            inflated += entry.uncompressedSize
+            guard stored <= fileSize else {
+                throw InputError("\(path): corrupt zip archive (its records claim \(stored) stored bytes by record \(entry.path), more than the file's \(fileSize): records overlap)")
+            }
+        }
+        guard inflated <= UInt64(InputLimits.checkpointBytes) else {
+            throw InputError("\(path): its \(entries.count) records inflate to \(InputLimits.describeBytes(Int(clamping: inflated))); at most \(InputLimits.describeBytes(InputLimits.checkpointBytes)) are read from a checkpoint")
+        }
+    }
+
     /// Hands the record's bytes to `body` in chunks, then checks that there were as many as the
-    /// directory promised and that their CRC matches.
+    /// directory promised and that their CRC matches. Stops as soon as the record gives more
+    /// bytes than the directory promised: a record may not inflate beyond what was checked.
     private static func stream(_ entry: Entry, of archive: Archive, in path: String,
                                _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         var checksum = ZipChecksum()
         var total: UInt64 = 0
         do {
             _ = try archive.extract(entry, bufferSize: chunkSize, skipCRC32: true) { data in
+                guard UInt64(data.count) <= entry.uncompressedSize - total else {
+                    throw InputError("\(path): record \(entry.path) is corrupt (inflates beyond the \(entry.uncompressedSize) bytes its directory entry gives)")
+                }
                 try data.withUnsafeBytes { chunk in
                     checksum.update(chunk)
                     try body(chunk)
@@ -176,6 +208,11 @@ public final class TorchCheckpoint {
     /// without reading it.
     func validate(_ reference: TorchTensorReference, name: String) throws {
         let storage = reference.storage
+        do {
+            _ = try InputLimits.checkShape(reference.shape)
+        } catch let error as InputError {
+            throw InputError("\(url.path): tensor '\(name)': \(error.message)")
+        }
         let needed = reference.storageEnd * reference.dtype.byteCount
         guard needed <= storage.byteCount else {
             throw InputError("\(url.path): tensor '\(name)': size \(reference.shape) with stride \(reference.strides) from offset \(reference.storageOffset) needs \(reference.storageEnd) elements, its storage '\(storage.key)' holds \(storage.byteCount / reference.dtype.byteCount)")
@@ -212,13 +249,13 @@ public final class TorchCheckpoint {
             groups[reference.storage.key, default: []].append(position)
         }
 
+        try checkLoadedSize(entries.map(\.tensor), groups: groups, keys: keys)
+
         var tensors = [Tensor?](repeating: nil, count: entries.count)
         for key in keys {
             let members = groups[key]!
             let views = members.map { entries[$0].tensor }
-            let nonEmpty = views.filter { $0.elementCount > 0 }
-            let low = nonEmpty.map(\.storageOffset).min() ?? 0
-            let high = nonEmpty.map(\.storageEnd).max() ?? 0
+            let (low, high) = TorchCheckpoint.window(of: views)
             var window: [Float] = []
             if high > low {
                 let record = storageRecords[key]!
@@ -253,5 +290,31 @@ public final class TorchCheckpoint {
             }
         }
         return tensors.map { $0! }
+    }
+
+    /// The part of a storage its views reach, in elements: `low..<high` (empty when they are).
+    private static func window(of views: [TorchTensorReference]) -> (low: Int, high: Int) {
+        let nonEmpty = views.filter { $0.elementCount > 0 }
+        return (nonEmpty.map(\.storageOffset).min() ?? 0, nonEmpty.map(\.storageEnd).max() ?? 0)
+    }
+
+    /// Refuses, before anything is allocated, a load whose float32 arrays would pass
+    /// `InputLimits.loadedBytes`: each storage's decoded window, plus every view that is not
+    /// that window itself (stride-0 views of one small storage can claim any size).
+    private func checkLoadedSize(_ references: [TorchTensorReference], groups: [String: [Int]], keys: [String]) throws {
+        // Each window is at most its record (checked against the archive's total) and each
+        // view at most `InputLimits.tensorElements`, so these sums cannot overflow.
+        var elements = 0
+        for key in keys {
+            let views = groups[key]!.map { references[$0] }
+            let (low, high) = TorchCheckpoint.window(of: views)
+            elements += high - low
+            for view in views where !(view.isContiguous && view.storageOffset == low && view.elementCount == high - low) {
+                elements += view.elementCount
+            }
+        }
+        guard elements <= InputLimits.loadedBytes / 4 else {
+            throw InputError("\(url.path): its tensors take \(InputLimits.describeBytes(elements * 4)) as float32; at most \(InputLimits.describeBytes(InputLimits.loadedBytes)) are loaded from one file")
+        }
     }
 }
