@@ -191,15 +191,14 @@ public enum ImageFormat: String, Sendable {
     }
 }
 
-/// Largest image we agree to decode: 2^28 pixels (16384 x 16384), far beyond any
-/// dataset image, and small enough that the byte counts below cannot overflow.
-let maximumPixelCount = 1 << 28
-
+/// Refuses a picture beyond `InputLimits.imagePixels` from its declared size, before
+/// anything is allocated for it; the limit also keeps every byte count of the decoders
+/// (pixels x channels x 2 bytes) far from overflowing.
 func checkImageSize(width: Int, height: Int, format: String) throws {
     guard width > 0, height > 0 else {
         throw InputError("\(format) image has zero size (\(width)x\(height))")
     }
-    guard width <= maximumPixelCount / height else {
-        throw InputError("\(format) image is too large (\(width)x\(height), at most \(maximumPixelCount) pixels are read)")
+    guard width <= InputLimits.imagePixels / height else {
+        throw InputError("\(format) image is too large (\(width)x\(height); at most \(InputLimits.imagePixels) pixels are read)")
     }
 }

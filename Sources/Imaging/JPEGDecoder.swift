@@ -31,14 +31,21 @@ enum JPEGDecoder {
 
     // MARK: structure
 
-    /// Walks the markers up to the first scan and returns the frame header.
+    /// Walks every marker and scan up to EOI and returns the frame header. The whole file is
+    /// walked before libjpeg starts, so that a file cut short is refused at once (libjpeg would
+    /// decode a whole progressive picture of gray from the first bytes of a scan), and a file
+    /// with more than `InputLimits.jpegScans` scans too (each scan is a pass over the picture).
     static func checkStructure(_ bytes: UnsafeBufferPointer<UInt8>) throws -> Frame {
         let count = bytes.count
         guard count >= 3, bytes[0] == 0xFF, bytes[1] == 0xD8 else { throw InputError("not a JPEG file (no SOI marker)") }
         var offset = 2
         var frame: Frame?
+        var scans = 0
         while true {
             guard offset < count else {
+                if scans > 0 {
+                    throw InputError("JPEG is truncated (the image data ends early: no EOI marker after scan \(scans))")
+                }
                 throw InputError("JPEG is truncated (file ends at byte \(count) before the image data)")
             }
             guard bytes[offset] == 0xFF else {
@@ -56,7 +63,10 @@ enum JPEGDecoder {
             case 0xD8:
                 throw InputError("JPEG is corrupt (second SOI marker at byte \(markerAt))")
             case 0xD9:
-                throw InputError("JPEG has no image data (EOI at byte \(markerAt) before any scan)")
+                guard let frame, scans > 0 else {
+                    throw InputError("JPEG has no image data (EOI at byte \(markerAt) before any scan)")
+                }
+                return frame
             case 0x02...0xBF, 0xC8, 0xDF, 0xF0...0xFD:
                 throw InputError("JPEG is corrupt (unknown marker \(name) at byte \(markerAt))")
             default:
@@ -99,13 +109,41 @@ enum JPEGDecoder {
             case 0xC5, 0xC6, 0xCD, 0xCE, 0xDE:
                 throw InputError("hierarchical JPEG is not supported")
             case 0xDA:
-                guard let frame else { throw InputError("JPEG is corrupt (scan before the frame header)") }
-                return frame
+                guard frame != nil else { throw InputError("JPEG is corrupt (scan before the frame header)") }
+                scans += 1
+                guard scans <= InputLimits.jpegScans else {
+                    throw InputError("JPEG has more than \(InputLimits.jpegScans) scans (encoders write about ten; each scan is another pass over the picture)")
+                }
+                offset = endOfEntropyCodedData(bytes, from: offset + length)
+                continue
             default:
                 break
             }
             offset += length
         }
+    }
+
+    /// Where the entropy-coded data starting at `start` ends: at the first marker that is
+    /// not a stuffed zero (0xFF 0x00) or a restart marker, or at the end of the file.
+    static func endOfEntropyCodedData(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        var offset = start
+        let count = bytes.count
+        while offset < count {
+            guard bytes[offset] == 0xFF else {
+                offset += 1
+                continue
+            }
+            guard offset + 1 < count else { return count }
+            let next = bytes[offset + 1]
+            if next == 0x00 || (0xD0...0xD7).contains(next) {
+                offset += 2
+            } else if next == 0xFF {
+                offset += 1  // a fill byte before a marker
+            } else {
+                return offset
+            }
+        }
+        return count
     }
 
     // MARK: decoding

@@ -59,6 +59,7 @@ enum PNGDecoder {
         var header: Header?
         var sawPalette = false
         var sawData = false
+        var dataBytes = 0
         while true {
             guard offset + 8 <= count else {
                 throw InputError("PNG is truncated (file ends at byte \(count) before the IEND chunk)")
@@ -108,8 +109,10 @@ enum PNGDecoder {
                     throw InputError("PNG is corrupt (palette image without a PLTE chunk)")
                 }
                 sawData = true
+                dataBytes += length
             case "IEND":
                 guard sawData else { throw InputError("PNG has no image data (no IDAT chunk)") }
+                try checkDataCanHoldImage(header!, dataBytes: dataBytes)
                 return header!
             default:
                 if critical {
@@ -117,6 +120,19 @@ enum PNGDecoder {
                 }
             }
             offset += 12 + length
+        }
+    }
+
+    /// Deflate shrinks data at most 1032-fold (a 258-byte match in two bits), so IDAT chunks
+    /// of n bytes hold at most about 1032 n bytes of rows. A file whose rows cannot fit is
+    /// damaged (or made to make us allocate and fill a huge picture from a few kilobytes):
+    /// refused before libpng starts.
+    static func checkDataCanHoldImage(_ header: Header, dataBytes: Int) throws {
+        // Sizes are within InputLimits.imagePixels, so these products cannot overflow.
+        let rowBits = header.width * header.channels * header.bitDepth
+        let rows = header.height * ((rowBits + 7) / 8)
+        guard rows <= 1100 * dataBytes + 4096 else {
+            throw InputError("PNG is truncated or corrupt (its \(dataBytes) bytes of image data cannot hold \(header.width)x\(header.height) pixels)")
         }
     }
 

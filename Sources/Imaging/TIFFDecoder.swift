@@ -52,6 +52,10 @@ enum TIFFDecoder {
             defer { TIFFOpenOptionsFree(options) }
             TIFFOpenOptionsSetErrorHandlerExtR(options, tiffError, handle)
             TIFFOpenOptionsSetWarningHandlerExtR(options, tiffWarning, nil)
+            // libtiff sizes its strip and tile buffers from the file's tags; no buffer of a
+            // picture within InputLimits.imagePixels needs more than 8 bytes a pixel (16-bit
+            // RGBA), so a tag asking for more is refused by libtiff instead of allocated.
+            TIFFOpenOptionsSetMaxSingleMemAlloc(options, tmsize_t(8 * InputLimits.imagePixels))
             let tif = TIFFClientOpenExt("image", "r", handle, tiffRead, tiffWrite, tiffSeek, tiffClose, tiffSize,
                                         tiffMap, tiffUnmap, options)
             guard let tif else { throw InputError("TIFF is corrupt (\(source.describe()))") }
