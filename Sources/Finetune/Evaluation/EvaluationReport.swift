@@ -52,6 +52,10 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
     init(config: EvaluationConfig, episodes: [EpisodeRecord], names: [Int: String], classCount: Int?) throws {
         guard let seed = config.seed else { throw InputError("a report's config needs its seed (\"seed\" is null)") }
         guard config.episodes >= 1 else { throw InputError("config.episodes is \(config.episodes), expected at least 1") }
+        // The episode count sizes the checks below and every merge: bounded before it is used.
+        guard config.episodes <= InputLimits.episodes else {
+            throw InputError("config.episodes is \(config.episodes); a run has at most \(InputLimits.episodes) episodes")
+        }
         guard config.shots >= 1 else { throw InputError("config.shots is \(config.shots), expected at least 1") }
         guard !episodes.isEmpty else { throw InputError("no episodes to score") }
         let sorted = episodes.sorted { $0.index < $1.index }

@@ -1,3 +1,5 @@
+import TensorCore
+
 /// A pair of pixel counts, one for the background class and one for the foreground class.
 ///
 /// Reports write it as the two-element JSON array `[background, foreground]`, the layout of
@@ -30,6 +32,11 @@ public struct PixelCounts: Equatable, Hashable, Codable, Sendable {
         }
         guard background >= 0, foreground >= 0 else {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "pixel counts must be >= 0, got [\(background), \(foreground)]"))
+        }
+        // An episode is scored on one picture, which has at most InputLimits.imagePixels
+        // pixels; the bound also keeps the sums over a run's episodes far from overflowing.
+        guard background <= InputLimits.imagePixels, foreground <= InputLimits.imagePixels else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "pixel counts [\(background), \(foreground)] exceed the \(InputLimits.imagePixels) pixels of the largest picture cdfss reads"))
         }
         self.init(background: background, foreground: foreground)
     }

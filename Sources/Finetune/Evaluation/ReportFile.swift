@@ -108,13 +108,21 @@ public enum ReportFile: Equatable, Sendable {
             return "expected \(Self.jsonKind(type))" + location(context.codingPath)
         case .dataCorrupted(let context):
             var message = oneLine(context.debugDescription)
-            // JSONDecoder does not say where the syntax breaks; JSONSerialization does.
-            if context.codingPath.isEmpty {
+            if context.codingPath.isEmpty && context.debugDescription.contains("not valid JSON") {
+                // JSONDecoder does not say where the syntax breaks; JSONSerialization does.
+                var syntax: String?
                 do {
                     _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
                 } catch {
-                    if let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] { message += " " + oneLine("\(detail)") }
+                    syntax = (error as NSError).userInfo[NSDebugDescriptionErrorKey].map { oneLine("\($0)") } ?? ""
                 }
+                // Valid JSON (or JSON whose only fault is a number too large for Swift) that
+                // JSONDecoder still calls invalid: a number that does not fit its field.
+                if syntax == nil || syntax!.contains("not representable") {
+                    return ReportNumbers.firstUnreadable(in: data)
+                        ?? "a number does not fit its field (a fraction where an integer belongs, or beyond 64 bits)"
+                }
+                if let syntax, !syntax.isEmpty { message += " " + syntax }
             }
             return message + location(context.codingPath)
         @unknown default:
