@@ -13,7 +13,7 @@ import TensorCore
 /// are refused with a precise message. A file that ends early is refused too (libjpeg
 /// would pad it with gray, PIL raises "image file is truncated"). Other libjpeg warnings
 /// (corrupt entropy data, extraneous bytes) are ignored as PIL ignores them; libjpeg's
-/// fatal errors are caught through `IsolatedCall`.
+/// fatal errors return through the landing points of the CJPEG shim's wrappers.
 enum JPEGDecoder {
     struct Frame {
         var width: Int
@@ -148,72 +148,53 @@ enum JPEGDecoder {
 
     // MARK: decoding
 
-    private final class DecodeContext {
-        let call: IsolatedCall
-        var truncated = false
-        init(call: IsolatedCall) { self.call = call }
-    }
-
     private static func decodeScanlines(_ bytes: UnsafeBufferPointer<UInt8>, frame: Frame) throws -> DecodedImage {
         let width = frame.width, height = frame.height, components = frame.components
         let rowBytes = width * components
         let raw = UnsafeMutablePointer<UInt8>.allocate(capacity: rowBytes * height)
         defer { raw.deallocate() }
-        // The decompressor lives in memory owned here, so it can be destroyed (all of
-        // libjpeg's pools freed) even when the decoding thread was parked by an error.
+        // libjpeg's structures live in memory owned here; its failures return through the
+        // landing points of the shim's wrappers, and jpeg_destroy frees all it allocated.
         let decompressor = UnsafeMutablePointer<jpeg_decompress_struct>.allocate(capacity: 1)
-        let errorManager = UnsafeMutablePointer<jpeg_error_mgr>.allocate(capacity: 1)
+        let errors = UnsafeMutablePointer<cdfss_jpeg_errors>.allocate(capacity: 1)
+        memset(decompressor, 0, MemoryLayout<jpeg_decompress_struct>.size)
         var created = false
         defer {
-            if created {
-                decompressor.withMemoryRebound(to: jpeg_common_struct.self, capacity: 1) { jpeg_destroy($0) }
-            }
+            if created { jpeg_destroy_decompress(decompressor) }
             decompressor.deallocate()
-            errorManager.deallocate()
+            errors.deallocate()
         }
-        let base = bytes.baseAddress!
-        let total = bytes.count
-        var truncated = false
-        var deliveredComponents = components
+        func failure() -> InputError {
+            let message = withUnsafeBytes(of: &errors.pointee.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            return InputError("JPEG is corrupt (\(message))")
+        }
 
-        let failure = IsolatedCall.run { call in
-            let context = DecodeContext(call: call)
-            let contextPointer = Unmanaged.passRetained(context).toOpaque()
-            defer { Unmanaged<DecodeContext>.fromOpaque(contextPointer).release() }
-            memset(decompressor, 0, MemoryLayout<jpeg_decompress_struct>.size)
-            decompressor.pointee.err = jpeg_std_error(errorManager)
-            errorManager.pointee.error_exit = jpegErrorExit
-            errorManager.pointee.emit_message = jpegEmitMessage
-            errorManager.pointee.output_message = { _ in }
-            decompressor.pointee.client_data = contextPointer
-            jpeg_CreateDecompress(decompressor, JPEG_LIB_VERSION, MemoryLayout<jpeg_decompress_struct>.size)
-            created = true
-            jpeg_mem_src(decompressor, base, UInt(total))
-            _ = jpeg_read_header(decompressor, 1)
-            switch components {
-            case 1: decompressor.pointee.out_color_space = JCS_GRAYSCALE
-            case 3: decompressor.pointee.out_color_space = JCS_RGB
-            default: decompressor.pointee.out_color_space = JCS_CMYK
-            }
-            decompressor.pointee.dct_method = JDCT_ISLOW
-            decompressor.pointee.do_fancy_upsampling = 1
-            _ = jpeg_start_decompress(decompressor)
-            let d = decompressor.pointee
-            guard Int(d.output_width) == width, Int(d.output_height) == height, Int(d.output_components) == components else {
-                call.abandon("libjpeg delivers \(d.output_width)x\(d.output_height)x\(d.output_components), expected \(width)x\(height)x\(components)")
-            }
-            deliveredComponents = Int(d.output_components)
-            var row: UnsafeMutablePointer<UInt8>? = raw
-            while decompressor.pointee.output_scanline < decompressor.pointee.output_height {
-                row = raw + Int(decompressor.pointee.output_scanline) * rowBytes
-                _ = jpeg_read_scanlines(decompressor, &row, 1)
-            }
-            _ = jpeg_finish_decompress(decompressor)
-            truncated = context.truncated
+        guard cdfss_jpeg_create(decompressor, errors, bytes.baseAddress!, UInt(bytes.count)) != 0 else { throw failure() }
+        created = true
+        guard cdfss_jpeg_read_header(decompressor) != 0 else { throw failure() }
+        switch components {
+        case 1: decompressor.pointee.out_color_space = JCS_GRAYSCALE
+        case 3: decompressor.pointee.out_color_space = JCS_RGB
+        default: decompressor.pointee.out_color_space = JCS_CMYK
         }
-        if let failure { throw InputError("JPEG is corrupt (\(failure))") }
-        if truncated { throw InputError("JPEG is truncated (the image data ends early)") }
-        precondition(deliveredComponents == components)
+        decompressor.pointee.dct_method = JDCT_ISLOW
+        decompressor.pointee.do_fancy_upsampling = 1
+        guard cdfss_jpeg_start_decompress(decompressor) != 0 else { throw failure() }
+        let d = decompressor.pointee
+        guard Int(d.output_width) == width, Int(d.output_height) == height, Int(d.output_components) == components else {
+            throw InputError("JPEG is corrupt (libjpeg delivers \(d.output_width)x\(d.output_height)x\(d.output_components), expected \(width)x\(height)x\(components))")
+        }
+        while decompressor.pointee.output_scanline < decompressor.pointee.output_height {
+            // A file that ran out of data is refused at once rather than decoded to the end as gray.
+            if errors.pointee.truncated != 0 { break }
+            guard cdfss_jpeg_read_scanline(decompressor, raw + Int(decompressor.pointee.output_scanline) * rowBytes) != 0 else {
+                throw failure()
+            }
+        }
+        if errors.pointee.truncated == 0 {
+            guard cdfss_jpeg_finish_decompress(decompressor) != 0 else { throw failure() }
+        }
+        if errors.pointee.truncated != 0 { throw InputError("JPEG is truncated (the image data ends early)") }
 
         let pixelCount = width * height
         switch components {
@@ -236,29 +217,6 @@ enum JPEGDecoder {
                 initialized = pixelCount * 3
             }
             return .rgb(RGBImage(width: width, height: height, pixels: pixels))
-        }
-    }
-
-    private static func context(of common: j_common_ptr?) -> DecodeContext {
-        Unmanaged<DecodeContext>.fromOpaque(common!.pointee.client_data).takeUnretainedValue()
-    }
-
-    private static func message(of common: j_common_ptr?) -> String {
-        var buffer = [CChar](repeating: 0, count: Int(JMSG_LENGTH_MAX))
-        common!.pointee.err.pointee.format_message(common, &buffer)
-        return String(cString: buffer)
-    }
-
-    private static let jpegErrorExit: @convention(c) (j_common_ptr?) -> Void = { common in
-        context(of: common).call.abandon(message(of: common))
-    }
-
-    /// Level -1 is a warning. Only "Premature end of JPEG file" (jpeg_mem_src running out
-    /// and inserting a fake EOI) matters; the rest are ignored as PIL ignores them.
-    private static let jpegEmitMessage: @convention(c) (j_common_ptr?, Int32) -> Void = { common, level in
-        guard level < 0 else { return }
-        if message(of: common).hasPrefix("Premature end of JPEG file") {
-            context(of: common).truncated = true
         }
     }
 }

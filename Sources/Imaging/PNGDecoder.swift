@@ -15,8 +15,8 @@ import TensorCore
 ///
 /// Before libpng sees the bytes, the chunk structure is walked in Swift: signature,
 /// IHDR, chunk lengths, the CRC of every critical chunk, IDAT and IEND present. That
-/// refuses truncated and damaged files with a precise message; libpng's own errors are
-/// still caught (see `IsolatedCall`).
+/// refuses truncated and damaged files with a precise message; libpng's own errors return
+/// through the landing points of the CPNG shim's wrappers.
 enum PNGDecoder {
     struct Header {
         var width: Int
@@ -138,19 +138,6 @@ enum PNGDecoder {
 
     // MARK: decoding
 
-    /// What the libpng callbacks need, reached through the io and error pointers.
-    private final class ReadContext {
-        let call: IsolatedCall
-        let base: UnsafePointer<UInt8>
-        let count: Int
-        var offset = 8  // libpng is told the signature was checked
-        init(call: IsolatedCall, base: UnsafePointer<UInt8>, count: Int) {
-            self.call = call
-            self.base = base
-            self.count = count
-        }
-    }
-
     private static func decodeRows(_ bytes: UnsafeBufferPointer<UInt8>, header: Header) throws -> DecodedImage {
         let width = header.width, height = header.height
         // Rows as libpng delivers them with packing (one byte per sample below 8 bits)
@@ -167,56 +154,40 @@ enum PNGDecoder {
         defer { palette.deallocate() }
         palette.initialize(repeating: 0, count: 256 * 3)  // missing entries are black, as in PIL
 
-        // Structures the library allocates; the caller frees them whatever happens.
-        let png = UnsafeMutablePointer<OpaquePointer?>.allocate(capacity: 1)
-        let info = UnsafeMutablePointer<OpaquePointer?>.allocate(capacity: 1)
-        png.initialize(to: nil)
-        info.initialize(to: nil)
-        defer {
-            if png.pointee != nil { png_destroy_read_struct(png, info, nil) }
-            png.deallocate()
-            info.deallocate()
+        // libpng reads from `reader` and reports through it; its failures return through the
+        // landing points of the CPNG shim's wrappers.
+        let reader = UnsafeMutablePointer<cdfss_png_source>.allocate(capacity: 1)
+        defer { reader.deallocate() }
+        reader.initialize(to: cdfss_png_source())
+        reader.pointee.data = bytes.baseAddress
+        reader.pointee.size = bytes.count
+        guard let created = cdfss_png_create(reader) else { throw InputError("libpng could not start (out of memory)") }
+        var png: png_structp? = created
+        var info: png_infop? = png_create_info_struct(png)
+        defer { png_destroy_read_struct(&png, &info, nil) }
+        func failure() -> InputError {
+            let message = withUnsafeBytes(of: &reader.pointee.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            return InputError("PNG is corrupt (\(message))")
         }
+        guard info != nil else { throw InputError("libpng could not start (out of memory)") }
 
-        let base = bytes.baseAddress!
-        let total = bytes.count
-        let failure = IsolatedCall.run { call in
-            let context = ReadContext(call: call, base: base, count: total)
-            let contextPointer = Unmanaged.passRetained(context).toOpaque()
-            defer { Unmanaged<ReadContext>.fromOpaque(contextPointer).release() }
-            guard let pngStruct = png_create_read_struct(PNG_LIBPNG_VER_STRING, contextPointer, pngError, pngWarning) else {
-                call.abandon("libpng could not start (out of memory)")
-            }
-            png.pointee = pngStruct
-            guard let infoStruct = png_create_info_struct(pngStruct) else {
-                call.abandon("libpng could not start (out of memory)")
-            }
-            info.pointee = infoStruct
-            png_set_read_fn(pngStruct, contextPointer, pngRead)
-            png_set_sig_bytes(pngStruct, 8)
-            png_set_user_limits(pngStruct, 0x7FFF_FFFF, 0x7FFF_FFFF)  // our own size check applies
-            png_read_info(pngStruct, infoStruct)
-            if header.bitDepth < 8 { png_set_packing(pngStruct) }
-            if header.interlaced { _ = png_set_interlace_handling(pngStruct) }
-            png_read_update_info(pngStruct, infoStruct)
-            let delivered = Int(png_get_rowbytes(pngStruct, infoStruct))
-            guard delivered == rowBytes else {
-                call.abandon("libpng delivers \(delivered) bytes per row, \(rowBytes) expected")
-            }
-            if header.colorType == 3 {
-                var colors: UnsafeMutablePointer<png_color>?
-                var colorCount: Int32 = 0
-                if png_get_PLTE(pngStruct, infoStruct, &colors, &colorCount) != 0, let colors {
-                    for i in 0..<min(Int(colorCount), 256) {
-                        palette[3 * i] = colors[i].red
-                        palette[3 * i + 1] = colors[i].green
-                        palette[3 * i + 2] = colors[i].blue
-                    }
+        let delivered = cdfss_png_prepare(png, info, header.bitDepth < 8 ? 1 : 0, header.interlaced ? 1 : 0)
+        guard delivered != 0 else { throw failure() }
+        guard delivered == rowBytes else {
+            throw InputError("PNG is corrupt (libpng delivers \(delivered) bytes per row, \(rowBytes) expected)")
+        }
+        if header.colorType == 3 {
+            var colors: UnsafeMutablePointer<png_color>?
+            var colorCount: Int32 = 0
+            if png_get_PLTE(png, info, &colors, &colorCount) != 0, let colors {
+                for i in 0..<min(Int(colorCount), 256) {
+                    palette[3 * i] = colors[i].red
+                    palette[3 * i + 1] = colors[i].green
+                    palette[3 * i + 2] = colors[i].blue
                 }
             }
-            png_read_image(pngStruct, rows)
         }
-        if let failure { throw InputError("PNG is corrupt (\(failure))") }
+        guard cdfss_png_read_image(png, rows) != 0 else { throw failure() }
 
         let pixelCount = width * height
         let source = UnsafeBufferPointer(start: raw, count: rawCount)
@@ -270,23 +241,6 @@ enum PNGDecoder {
             return .rgb(RGBImage(width: width, height: height, pixels: pixels))
         }
     }
-
-    private static let pngRead: @convention(c) (OpaquePointer?, UnsafeMutablePointer<UInt8>?, Int) -> Void = { png, destination, length in
-        let context = Unmanaged<ReadContext>.fromOpaque(png_get_io_ptr(png)!).takeUnretainedValue()
-        guard length <= context.count - context.offset, let destination else {
-            context.call.abandon("unexpected end of data")
-        }
-        destination.update(from: context.base + context.offset, count: length)
-        context.offset += length
-    }
-
-    private static let pngError: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> Void = { png, message in
-        let context = Unmanaged<ReadContext>.fromOpaque(png_get_error_ptr(png)!).takeUnretainedValue()
-        context.call.abandon(message.map { String(cString: $0) } ?? "libpng error")
-    }
-
-    /// Warnings (bad ancillary chunks, extra data) do not stop decoding, as in PIL.
-    private static let pngWarning: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> Void = { _, _ in }
 }
 
 /// The CRC-32 of PNG chunks (ISO 3309, polynomial 0xEDB88320, reflected).

@@ -75,6 +75,35 @@ final class HostileImageTests: XCTestCase {
         XCTAssertGreaterThan(try DecodedImage(contentsOf: url).width, 0)
     }
 
+    // MARK: Library failures
+
+    /// Threads of this process, from /proc (Linux).
+    private func threadCount() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let line = try XCTUnwrap(status.split(separator: "\n").first { $0.hasPrefix("Threads:") })
+        return try XCTUnwrap(Int(line.dropFirst("Threads:".count).trimmingCharacters(in: .whitespaces)))
+    }
+
+    func testLibraryFailuresLeaveNothingBehind() throws {
+        // Refused by libjpeg and libpng themselves (past every check in Swift): a Huffman table
+        // whose code counts pass 256, and IDAT data that does not inflate. Each failure used
+        // to park a thread for good; a run over a folder of bad files must not accumulate any.
+        var jpeg = [UInt8](try Data(contentsOf: imagingFixtures.appendingPathComponent("decode/jpeg420.jpg")))
+        let table = try XCTUnwrap(JPEGMarkers.offset(of: 0xC4, in: jpeg))
+        for i in 0..<16 { jpeg[table + 5 + i] = 200 }
+        var png = [UInt8](try Data(contentsOf: imagingFixtures.appendingPathComponent("decode/rgb16.png")))
+        let idat = try XCTUnwrap(PNGChunks.find("IDAT", in: png))
+        for i in 2..<idat.length { png[idat.data + i] = UInt8(truncatingIfNeeded: i &* 37) }
+        PNGChunks.fixCRC(of: idat, in: &png)
+
+        let before = try threadCount()
+        for _ in 0..<200 {
+            assertInputError(["JPEG is corrupt", "Huffman"]) { _ = try DecodedImage(decoding: Data(jpeg), source: "a.jpg") }
+            assertInputError(["PNG is corrupt"]) { _ = try DecodedImage(decoding: Data(png), source: "a.png") }
+        }
+        XCTAssertLessThan(try threadCount(), before + 10, "failed decodes leave threads behind")
+    }
+
     // MARK: TIFF
 
     func testTIFFDeclaringAHugePicture() {
