@@ -6,7 +6,7 @@
 SWIFT ?= swift
 DEMO_DIR ?= .demo
 
-.PHONY: all system-packages build test demo bench kill-resume-check clean
+.PHONY: all system-packages build test demo bench kill-resume-check fuzz clean
 
 all: build
 
@@ -52,5 +52,13 @@ KILLS ?= 40
 kill-resume-check: build
 	@./scripts/kill-resume-check.sh "$$($(SWIFT) build -c release --show-bin-path)/cdfss" .kill-resume $(KILLS)
 
+# libFuzzer on every file parser (checkpoint, safetensors, numpy, png, jpeg, tiff, report),
+# FUZZ_SECONDS each; built in .build-fuzz so that test and demo builds never change.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?=
+
+fuzz: system-packages
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) ./scripts/fuzz.sh $(FUZZ_TARGETS)
+
 clean:
-	rm -rf .build .build-tests $(DEMO_DIR) .kill-resume
+	rm -rf .build .build-tests .build-fuzz $(DEMO_DIR) .kill-resume
