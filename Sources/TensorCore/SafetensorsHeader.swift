@@ -31,7 +31,7 @@ struct SafetensorsHeader {
         } catch DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty {
             throw InputError("corrupt safetensors header (not a JSON object)")
         } catch {
-            throw InputError("corrupt safetensors header (not valid JSON)")
+            throw InputError("corrupt safetensors header (\(Self.jsonProblem(json)))")
         }
         metadata = raw.metadata
 
@@ -86,6 +86,22 @@ struct SafetensorsHeader {
             throw InputError("bytes \(covered)..<\(payloadSize) of the data belong to no tensor (extra data after the last tensor)")
         }
         self.entries = entries
+    }
+}
+
+extension SafetensorsHeader {
+    /// What is wrong with JSON text JSONDecoder refused: JSONSerialization says where the
+    /// syntax breaks, and tells a number too large for any Swift type from broken syntax.
+    static func jsonProblem(_ json: Data) -> String {
+        do {
+            _ = try JSONSerialization.jsonObject(with: json)
+            return "valid JSON holding a value the header cannot"
+        } catch {
+            let detail = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String)
+                .map { " " + $0.split(whereSeparator: \.isNewline).joined(separator: " ") } ?? ""
+            if detail.contains("not representable") { return "a number beyond the range of a double:\(detail)" }
+            return "not valid JSON:\(detail)"
+        }
     }
 }
 
@@ -160,7 +176,7 @@ private struct RawHeader: Decodable {
             } else if let number = try? items.decode(Decimal.self) {
                 kind = number.isWhole ? "\(number), beyond 64-bit integers" : "\(number), not an integer"
             } else {
-                kind = "something that is not a number"
+                kind = "a number beyond the range of a double, or a value that is not a number"
             }
             throw InputError("\(what): \(field) holds \(kind); sizes and offsets are integers from 0 to \(Int.max)")
         }

@@ -95,6 +95,8 @@ final class HostileTensorFileTests: XCTestCase {
     func testHeaderThatIsNotAnObjectIsRefused() {
         assertRefused(safetensors("[1, 2]", payload: 0), ["header does not start with '{'"])
         assertRefused(safetensors("{\"a\": ", payload: 0), ["not valid JSON"])
+        assertRefused(safetensors(#"{"x":{"dtype":"F32","shape":[1e400],"data_offsets":[0,4]}}"#, payload: 4),
+                      ["beyond the range of a double"])
     }
 
     // MARK: .npy
