@@ -40,9 +40,9 @@ harness() {
 }
 modules() {
     case "$1" in
-        checkpoint|safetensors|numpy) echo "TensorCore ZIPFoundation" ;;
-        png|jpeg|tiff) echo "Imaging TensorCore ZIPFoundation" ;;
-        report) echo "Finetune HSNetCore FreqMask Imaging TensorCore ZIPFoundation" ;;
+        checkpoint|safetensors|numpy) echo "TensorCore" ;;
+        png|jpeg|tiff) echo "Imaging TensorCore" ;;
+        report) echo "Finetune HSNetCore FreqMask Imaging TensorCore" ;;
     esac
 }
 
@@ -54,7 +54,7 @@ echo "== building the libraries with -sanitize=$SANITIZE in $SCRATCH"
 $SWIFT build -c release --scratch-path "$SCRATCH" --target Finetune \
     -Xswiftc -sanitize=$SANITIZE
 bin="$SCRATCH/release"
-libraries=$(pkg-config --libs fftw3f openblas libpng libtiff-4 libjpeg)
+libraries=$(pkg-config --libs fftw3f openblas libpng libtiff-4 libjpeg zlib)
 
 mkdir -p "$SCRATCH/fuzzers" "$SCRATCH/logs"
 for target in "${targets[@]}"; do
@@ -69,8 +69,8 @@ for target in "${targets[@]}"; do
         -Xcc -fmodule-map-file=Sources/CPNG/module.modulemap -Xcc -fmodule-map-file=Sources/CTIFF/module.modulemap \
         -Xcc -fmodule-map-file=Sources/CJPEG/module.modulemap -Xcc -fmodule-map-file=Sources/CFFTW/module.modulemap \
         -Xcc -fmodule-map-file=Sources/CBLAS/module.modulemap \
-        -Xcc -fmodule-map-file="$SCRATCH/checkouts/ZIPFoundation/Sources/CZLib/module.modulemap" \
-        "Fuzz/$name.swift" "${objects[@]}" $libraries -lz \
+        -Xcc -fmodule-map-file=Sources/CZlib/module.modulemap \
+        "Fuzz/$name.swift" "${objects[@]}" $libraries \
         -o "$SCRATCH/fuzzers/$target" >"$SCRATCH/logs/link-$target.log" 2>&1 \
         || { cat "$SCRATCH/logs/link-$target.log"; exit 1; }
 done

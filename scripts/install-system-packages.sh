@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages cdfss builds against, when any is missing.
 set -eu
-packages="libfftw3-dev libopenblas-dev libpng-dev libtiff-dev libjpeg62-turbo-dev pkg-config"
+packages="libfftw3-dev libopenblas-dev libpng-dev libtiff-dev libjpeg62-turbo-dev zlib1g-dev pkg-config"
 missing=""
 for package in $packages; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"

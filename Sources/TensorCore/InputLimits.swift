@@ -22,6 +22,10 @@ public enum InputLimits {
     /// because float16 storages double when converted.
     public static let checkpointBytes = 1 << 33
 
+    /// Bytes of a zip archive's central directory: 64 MiB, about 600,000 records (torch.save
+    /// writes one per tensor storage, a few hundred for HSNet).
+    public static let zipDirectoryBytes = 1 << 26
+
     /// Bytes of a checkpoint's pickle (`data.pkl`): 64 MiB. A state dict's pickle is about 40
     /// bytes per tensor (40 KiB for HSNet with ResNet-101); a training checkpoint with its
     /// optimizer state stays under a megabyte.

@@ -1,5 +1,4 @@
 import Foundation
-import ZIPFoundation
 
 /// A PyTorch checkpoint (`torch.save` zip archive, `.pt`/`.pth`), read without Python.
 ///
@@ -9,7 +8,7 @@ import ZIPFoundation
 /// that would run code); tensor data are read when asked for, each storage record once,
 /// straight into the float32 arrays that become the tensors.
 ///
-/// Not thread-safe: the archive is read through one file handle.
+/// Not thread-safe: the archive is read through one file descriptor.
 public final class TorchCheckpoint {
     public let url: URL
     /// The saved object: a state dict, or a dict holding one (`state_dict`, `model`) next to
@@ -18,31 +17,22 @@ public final class TorchCheckpoint {
     /// The folder inside the archive holding `data.pkl` (torch names it after the file).
     public let recordFolder: String
 
-    private let archive: Archive
-    private let storageRecords: [String: Entry]
-    private let fileSize: UInt64
-
-    /// Bytes handed over per read: large enough to keep the reads efficient, small enough
-    /// to stay in cache while they are checked and decoded.
-    private static let chunkSize = 1 << 20
+    private let archive: ZipArchive
+    private let storageRecords: [String: ZipRecord]
+    private var fileSize: UInt64 { archive.fileSize }
 
     /// Opens `url` and reads its pickle. Errors name the file: missing, not a zip archive,
     /// truncated, no `data.pkl`, a refused global, a corrupt pickle.
     public init(contentsOf url: URL) throws {
         self.url = url
         let path = url.path
-        fileSize = try TorchCheckpoint.checkIsZipArchive(url)
-        let archive: Archive
-        do {
-            archive = try Archive(url: url, accessMode: .read)
-        } catch {
-            throw InputError("\(path): corrupt or truncated zip archive (\(error))")
-        }
+        try TorchCheckpoint.checkIsZipArchive(url)
+        let archive = try ZipArchive(path: path)
         self.archive = archive
 
-        var records: [String: Entry] = [:]
+        var records: [String: ZipRecord] = [:]
         var order: [String] = []
-        for entry in archive where records[entry.path] == nil {
+        for entry in archive.records where records[entry.path] == nil {
             records[entry.path] = entry
             order.append(entry.path)
         }
@@ -54,28 +44,28 @@ public final class TorchCheckpoint {
             }
             throw InputError("\(path): not a torch.save archive (no data.pkl among its \(order.count) records)")
         }
-        try TorchCheckpoint.checkRecordSizes(order.map { records[$0]! }, fileSize: fileSize, in: path)
+        try TorchCheckpoint.checkRecordSizes(order.map { records[$0]! }, fileSize: archive.fileSize, in: path)
         let pickleEntry = records[picklePath]!
-        guard pickleEntry.uncompressedSize <= UInt64(InputLimits.pickleBytes) else {
-            throw InputError("\(path): \(picklePath) holds \(InputLimits.describeBytes(Int(clamping: pickleEntry.uncompressedSize))) of pickle; at most \(InputLimits.describeBytes(InputLimits.pickleBytes)) are read (a state dict's pickle is about 40 bytes per tensor)")
+        guard pickleEntry.size <= UInt64(InputLimits.pickleBytes) else {
+            throw InputError("\(path): \(picklePath) holds \(InputLimits.describeBytes(Int(clamping: pickleEntry.size))) of pickle; at most \(InputLimits.describeBytes(InputLimits.pickleBytes)) are read (a state dict's pickle is about 40 bytes per tensor)")
         }
         let folder = String(picklePath.dropLast("data.pkl".count))
         self.recordFolder = folder
 
         if let byteorder = records[folder + "byteorder"] {
-            let text = String(decoding: try TorchCheckpoint.read(byteorder, of: archive, size: fileSize, in: path), as: UTF8.self)
+            let text = String(decoding: try TorchCheckpoint.read(byteorder, of: archive), as: UTF8.self)
             guard text == "little" else {
                 throw InputError("\(path): saved with byte order '\(text)'; only little-endian checkpoints are supported")
             }
         }
-        var storages: [String: Entry] = [:]
+        var storages: [String: ZipRecord] = [:]
         let dataFolder = folder + "data/"
         for (name, entry) in records where name.hasPrefix(dataFolder) {
             storages[String(name.dropFirst(dataFolder.count))] = entry
         }
         self.storageRecords = storages
 
-        let pickle = try TorchCheckpoint.read(pickleEntry, of: archive, size: fileSize, in: path)
+        let pickle = try TorchCheckpoint.read(pickleEntry, of: archive)
         do {
             root = try RestrictedUnpickler(pickle).load()
         } catch let error as InputError {
@@ -84,10 +74,8 @@ public final class TorchCheckpoint {
     }
 
     /// Refuses files that are not zip archives before the zip reader sees them, with a message
-    /// that says what they are instead. The end-of-central-directory record must lie in the
-    /// last 64 KiB + 22 bytes; a file cut short has lost it.
-    /// Returns the file's size.
-    private static func checkIsZipArchive(_ url: URL) throws -> UInt64 {
+    /// that says what they are instead.
+    private static func checkIsZipArchive(_ url: URL) throws {
         let path = url.path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -96,109 +84,56 @@ public final class TorchCheckpoint {
         guard !isDirectory.boolValue else { throw InputError("\(path): is a folder, expected a checkpoint file") }
         guard let handle = FileHandle(forReadingAtPath: path) else { throw InputError("\(path): cannot read checkpoint") }
         defer { try? handle.close() }
-        let head: [UInt8]
-        let tail: [UInt8]
-        let size: Int
+        let head: Data
         do {
-            head = [UInt8](try handle.read(upToCount: 16) ?? Data())
-            size = Int(try handle.seekToEnd())
-            let tailLength = min(size, 65_535 + 22)
-            try handle.seek(toOffset: UInt64(size - tailLength))
-            tail = [UInt8](try handle.read(upToCount: tailLength) ?? Data())
+            head = try handle.read(upToCount: 16) ?? Data()
         } catch {
             throw InputError("\(path): cannot read checkpoint (\(error.localizedDescription))")
         }
-
         let legacyMagic: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
         if head.starts(with: legacyMagic) {
             throw InputError("\(path): saved in torch's legacy format (torch < 1.6 or _use_new_zipfile_serialization=False); load it in PyTorch and save it again with torch.save")
         }
         guard head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x50, 0x4B, 0x05, 0x06]) else {
-            throw InputError("\(path): not a PyTorch checkpoint (not a zip archive)")
+            let kind = FileSignature.describe(head).map { "; it is \($0)" } ?? ""
+            throw InputError("\(path): not a PyTorch checkpoint (not a zip archive\(kind))")
         }
-        let endSignature: [UInt8] = [0x50, 0x4B, 0x05, 0x06]
-        let hasEnd = tail.count >= 22 && (0...(tail.count - 22)).contains { start in
-            tail[start] == endSignature[0] && tail[start + 1] == endSignature[1]
-                && tail[start + 2] == endSignature[2] && tail[start + 3] == endSignature[3]
-        }
-        guard hasEnd else {
-            throw InputError("\(path): truncated or corrupt zip archive (no end-of-central-directory record; \(size) bytes)")
-        }
-        return UInt64(size)
     }
 
     /// A whole small record (the pickle, `byteorder`), CRC-checked.
-    private static func read(_ entry: Entry, of archive: Archive, size: UInt64, in path: String) throws -> [UInt8] {
-        try checkPlausibleSize(entry, fileSize: size, in: path)
+    private static func read(_ entry: ZipRecord, of archive: ZipArchive) throws -> [UInt8] {
+        try checkPlausibleSize(entry, fileSize: archive.fileSize, in: archive.path)
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(Int(clamping: entry.uncompressedSize))
-        try stream(entry, of: archive, in: path) { bytes.append(contentsOf: $0) }
+        bytes.reserveCapacity(Int(clamping: entry.size))
+        try archive.stream(entry) { bytes.append(contentsOf: $0) }
         return bytes
     }
 
     /// Refuses a directory entry whose sizes cannot be true for this file, before anything is
     /// allocated for it: a stored record cannot be larger than the file, and deflate expands
     /// data at most about a thousandfold.
-    private static func checkPlausibleSize(_ entry: Entry, fileSize: UInt64, in path: String) throws {
+    private static func checkPlausibleSize(_ entry: ZipRecord, fileSize: UInt64, in path: String) throws {
         let plausible = entry.isCompressed
-            ? entry.compressedSize <= fileSize && entry.uncompressedSize / 1100 <= entry.compressedSize
-            : entry.uncompressedSize <= fileSize
+            ? entry.storedSize <= fileSize && entry.size / 1100 <= entry.storedSize
+            : entry.size == entry.storedSize && entry.size <= fileSize
         guard plausible else {
-            throw InputError("\(path): corrupt zip archive (record \(entry.path) claims \(entry.uncompressedSize) bytes in a file of \(fileSize))")
+            throw InputError("\(path): corrupt zip archive (record \(entry.path) claims \(entry.size) bytes in a file of \(fileSize))")
         }
     }
 
-    /// Refuses an archive whose directory cannot describe this file, before any record is
-    /// inflated: records are stored one after the other, so their stored bytes cannot add up to
-    /// more than the file (records that share bytes, such as 400 entries pointing at one
-    /// deflate stream, would inflate the same data again and again); and all of them together
-    /// may not inflate beyond `InputLimits.checkpointBytes`.
-    private static func checkRecordSizes(_ entries: [Entry], fileSize: UInt64, in path: String) throws {
-        var stored: UInt64 = 0
+    /// Refuses an archive whose records together would inflate beyond
+    /// `InputLimits.checkpointBytes`, before any is inflated. (The zip reader has already
+    /// checked that records lie inside the file and share no bytes.)
+    private static func checkRecordSizes(_ entries: [ZipRecord], fileSize: UInt64, in path: String) throws {
         var inflated: UInt64 = 0
         for entry in entries {
             try checkPlausibleSize(entry, fileSize: fileSize, in: path)
-            // Each size is at most the file's size times 1100 (checked above), so the sums
-            // of a few million records stay far from overflowing.
-            stored += entry.compressedSize
-            inflated += entry.uncompressedSize
-            guard stored <= fileSize else {
-                throw InputError("\(path): corrupt zip archive (its records claim \(stored) stored bytes by record \(entry.path), more than the file's \(fileSize): records overlap)")
-            }
+            // Each size is at most the file's size times 1100 (checked above), so the sum
+            // of a few million records stays far from overflowing.
+            inflated += entry.size
         }
         guard inflated <= UInt64(InputLimits.checkpointBytes) else {
             throw InputError("\(path): its \(entries.count) records inflate to \(InputLimits.describeBytes(Int(clamping: inflated))); at most \(InputLimits.describeBytes(InputLimits.checkpointBytes)) are read from a checkpoint")
-        }
-    }
-
-    /// Hands the record's bytes to `body` in chunks, then checks that there were as many as the
-    /// directory promised and that their CRC matches. Stops as soon as the record gives more
-    /// bytes than the directory promised: a record may not inflate beyond what was checked.
-    private static func stream(_ entry: Entry, of archive: Archive, in path: String,
-                               _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-        var checksum = ZipChecksum()
-        var total: UInt64 = 0
-        do {
-            _ = try archive.extract(entry, bufferSize: chunkSize, skipCRC32: true) { data in
-                guard UInt64(data.count) <= entry.uncompressedSize - total else {
-                    throw InputError("\(path): record \(entry.path) is corrupt (inflates beyond the \(entry.uncompressedSize) bytes its directory entry gives)")
-                }
-                try data.withUnsafeBytes { chunk in
-                    checksum.update(chunk)
-                    try body(chunk)
-                }
-                total += UInt64(data.count)
-            }
-        } catch let error as InputError {
-            throw error
-        } catch {
-            throw InputError("\(path): cannot read record \(entry.path) (\(error))")
-        }
-        guard total == entry.uncompressedSize else {
-            throw InputError("\(path): record \(entry.path) is truncated (\(total) of \(entry.uncompressedSize) bytes)")
-        }
-        guard checksum.value == entry.checksum else {
-            throw InputError("\(path): record \(entry.path) is corrupt (CRC-32 mismatch)")
         }
     }
 
@@ -221,8 +156,8 @@ public final class TorchCheckpoint {
             throw InputError("\(url.path): tensor '\(name)': storage record \(recordFolder)data/\(storage.key) is missing")
         }
         try TorchCheckpoint.checkPlausibleSize(record, fileSize: fileSize, in: url.path)
-        guard record.uncompressedSize >= UInt64(storage.byteCount) else {
-            throw InputError("\(url.path): tensor '\(name)': storage record \(record.path) holds \(record.uncompressedSize) bytes, its storage needs \(storage.byteCount)")
+        guard record.size >= UInt64(storage.byteCount) else {
+            throw InputError("\(url.path): tensor '\(name)': storage record \(record.path) holds \(record.size) bytes, its storage needs \(storage.byteCount)")
         }
     }
 
@@ -262,7 +197,7 @@ public final class TorchCheckpoint {
                 let dtype = views[0].dtype
                 window = try [Float](unsafeUninitializedCapacity: high - low) { buffer, initialized in
                     var decoder = StorageDecoder(dtype: dtype, elements: low..<high, into: buffer.baseAddress!)
-                    try TorchCheckpoint.stream(record, of: archive, in: url.path) { decoder.consume($0) }
+                    try archive.stream(record) { decoder.consume($0) }
                     precondition(decoder.written == high - low, "storage record shorter than checked")
                     initialized = high - low
                 }
