@@ -76,6 +76,12 @@ final class HostileCheckpointTests: XCTestCase {
         assertInputError([url.path, "data.pkl", "too large"]) { _ = try TorchCheckpoint(contentsOf: url) }
     }
 
+    func testEmptyTensorWhoseOtherSizesOverflowIsRefused() throws {
+        let view = CraftedPickle.tensor(storage: "0", elements: 4, shape: [0, 1 << 62, 1 << 62], strides: [1, 1, 1])
+        let url = try write(CraftedPickle.checkpoint(CraftedPickle.stateDict([("w", view)]), storages: ["0": 4]), "empty.pt")
+        assertInputError([url.path, "data.pkl", "size too large"]) { _ = try TorchCheckpoint(contentsOf: url) }
+    }
+
     // MARK: Tiny files that would take hours or gigabytes
 
     func testRecordsSharingOneStreamAreRefusedBeforeInflating() throws {

@@ -55,6 +55,9 @@ public struct TorchTensorReference: Equatable, Sendable {
         guard offset >= 0, shape.allSatisfy({ $0 >= 0 }), strides.allSatisfy({ $0 >= 0 }) else {
             return "negative storage offset, size or stride"
         }
+        // An empty tensor such as [0, 2^62, 2^62] has no elements, but its other sizes
+        // multiplied (as `isContiguous` does, from the last axis) would overflow.
+        guard InputLimits.product(shape.map { max($0, 1) }) != nil else { return "size too large" }
         var count = 1
         var end = offset
         for (size, stride) in zip(shape, strides) {
