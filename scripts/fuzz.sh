@@ -8,7 +8,8 @@
 # libFuzzer and AddressSanitizer, so that `make test` and `make demo` never see these flags;
 # each target (Fuzz/<Name>Fuzz.swift) is then linked against their object files. The seed
 # corpus is Fuzz/seeds/<target>; what libFuzzer adds is kept in .build-fuzz/corpus/<target>,
-# crashes are written to .build-fuzz/findings/<target>/ (keep each as a regression test).
+# crashes are written to .build-fuzz/findings/<target>/ (keep each as a regression test). A
+# target stops at its first crash; the summary counts the crashes of this run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -81,6 +82,9 @@ for target in "${targets[@]}"; do
     findings="$SCRATCH/findings/$target"
     mkdir -p "$corpus" "$findings"
     log="$SCRATCH/logs/$target.log"
+    # Crashes of this run are the findings written after this stamp (earlier ones stay).
+    stamp="$SCRATCH/logs/$target.start"
+    touch "$stamp"
     echo "== fuzzing $target for ${FUZZ_SECONDS}s (log: $log)"
     # -fork is not used: one process keeps the count of executions in one line.
     set +e
@@ -92,9 +96,10 @@ for target in "${targets[@]}"; do
     status=$?
     set -e
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-    crashes=$(find "$findings" -type f | wc -l)
-    summary+=("$(printf '%-12s executions %10s   crashes %s%s' "$target" "${runs:-?}" "$crashes" \
-        "$([ $status -ne 0 ] && echo "   (stopped with status $status: see $log)")")")
+    crashes=$(find "$findings" -type f -newer "$stamp" | wc -l)
+    note=""
+    [ "$status" -eq 0 ] || note="   (stopped with status $status: see $log)"
+    summary+=("$(printf '%-12s executions %10s   crashes %s%s' "$target" "${runs:-?}" "$crashes" "$note")")
 done
 
 echo
