@@ -24,7 +24,7 @@ public struct FineTuneSettings: Equatable, Sendable {
     /// The side of the square network input.
     public var imageSize: Int
 
-    public init(steps: Int = 100, learningRate: Double = 1e-3, algorithm: Algorithm = .adam, momentum: Double = 0,
+    public init(steps: Int = FineTuneSettings.defaultSteps, learningRate: Double = 1e-3, algorithm: Algorithm = .adam, momentum: Double = 0,
                 weightDecay: Double = 0, schedule: String = "constant", batch: Int = 1, seed: UInt64 = 0,
                 imageSize: Int = 400) {
         self.steps = steps
@@ -38,10 +38,22 @@ public struct FineTuneSettings: Equatable, Sendable {
         self.imageSize = imageSize
     }
 
+    /// The steps of fine-tuning when none are given, for `finetune` and test-time adaptation
+    /// alike: on one to five pictures the loss has levelled off by then.
+    public static let defaultSteps = 50
+    /// At most a million steps (a day at a tenth of a second each); the loss curve of every
+    /// step goes into the masker file's metadata.
+    public static let maximumSteps = 1_000_000
+    /// At most 1024 pairs per step, so that a step's position in the pair stream
+    /// (step x batch) stays far from overflowing.
+    public static let maximumBatch = 1_024
+
     /// Checks the values and builds the schedule (errors name the command-line option).
     public func learningRateSchedule() throws -> LearningRateSchedule {
         guard steps >= 1 else { throw InputError("--steps \(steps): expected at least 1") }
+        guard steps <= Self.maximumSteps else { throw InputError("--steps \(steps): at most \(Self.maximumSteps)") }
         guard batch >= 1 else { throw InputError("--batch \(batch): expected at least 1") }
+        guard batch <= Self.maximumBatch else { throw InputError("--batch \(batch): at most \(Self.maximumBatch) pairs per step") }
         guard learningRate.isFinite, learningRate > 0 else { throw InputError("--lr \(learningRate): expected a finite value > 0") }
         return try LearningRateSchedule(name: schedule, base: learningRate, totalSteps: steps)
     }

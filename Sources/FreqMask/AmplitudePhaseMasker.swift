@@ -204,6 +204,11 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
         guard x.rank == 4 else {
             throw InputError("masker input has shape \(x.shapeDescription), expected [N, C, \(height), \(width)]")
         }
+        // A batch or channel count of zero has nothing to mask, and the work split by channel
+        // chunks would divide by it.
+        guard x.shape[0] > 0, x.shape[1] > 0 else {
+            throw InputError("masker input has shape \(x.shapeDescription), which holds no values: N and C must be at least 1")
+        }
         guard x.shape[2] == height, x.shape[3] == width else {
             throw InputError("masker input has shape \(x.shapeDescription), but the \(kind) masks are \(height) x \(width): expected [N, C, \(height), \(width)]")
         }

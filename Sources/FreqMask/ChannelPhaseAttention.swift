@@ -220,7 +220,7 @@ public final class ChannelPhaseAttention: FeaturePlugin {
     }
 
     func validate(_ x: Tensor) throws {
-        guard x.rank == 4, x.shape[1] == channels, x.shape[2] > 0, x.shape[3] > 0 else {
+        guard x.rank == 4, x.shape[0] > 0, x.shape[1] == channels, x.shape[2] > 0, x.shape[3] > 0 else {
             throw InputError("channel phase attention input has shape \(x.shapeDescription), expected [N, \(channels), H, W]")
         }
         if let bad = x.firstNonFiniteIndex() {

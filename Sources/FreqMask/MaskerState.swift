@@ -73,7 +73,18 @@ public struct MaskerState {
     }
 
     public static func read(_ url: URL) throws -> MaskerState {
-        let file = try SafetensorsFile.read(url)
+        let file: SafetensorsFile
+        do {
+            file = try SafetensorsFile.read(url)
+        } catch let error as InputError {
+            // Another kind of file is named for what it is; a damaged safetensors file keeps
+            // the parser's own message.
+            let kind = FileKind.sniff(url)
+            guard kind == .safetensors || kind == .unknown else {
+                throw InputError("\(url.path): is \(kind.title), not a masker file (safetensors, as `cdfss masker init` and `cdfss finetune` write)")
+            }
+            throw error
+        }
         do {
             return try MaskerState(stateDict: file.tensors, metadata: file.metadata)
         } catch let error as InputError {
@@ -91,6 +102,13 @@ public struct MaskerState {
         }
         guard !stateDict.isEmpty else {
             throw InputError("holds no masker tensors (expected \(known.joined(separator: ", ")))")
+        }
+        // A NaN or an infinity in a mask or a weight turns every masked feature into NaN;
+        // refused here, it is blamed on the masker and its tensor, not on the features.
+        for name in known {
+            if let value = stateDict[name], let bad = value.firstNonFiniteIndex() {
+                throw InputError("tensor \(name) holds a non-finite value (\(value.scalars[bad])) at flat index \(bad)")
+            }
         }
         let amplitude = stateDict["apm.mask_amplitude"]
         let phase = stateDict["apm.mask_phase"]

@@ -29,20 +29,50 @@ extension HSNet {
     /// allocate; 400 x 400 needs 100 MB, 640 x 640 about 1 GB.
     public static let maximumPyramidBytes = 1 << 30
 
-    /// Checks a network input size: at least 16 (the backbone's stride makes smaller inputs
-    /// meaningless) and small enough that the layer-2 correlation fits `maximumPyramidBytes`.
-    public static func checkImageSize(_ size: Int) throws {
-        guard size >= 16 else { throw InputError("image size \(size) is too small (HSNet needs at least 16)") }
+    /// The largest network input side whose layer-2 correlation fits `maximumPyramidBytes`
+    /// (720). Sizes are compared with it before any product of them is formed, so no size a
+    /// user types can overflow the arithmetic below.
+    public static let maximumImageSize: Int = {
+        var size = 16
+        while pyramidBytes(imageSize: size + 1) <= maximumPyramidBytes { size += 1 }
+        return size
+    }()
+
+    /// The bytes of the layer-2 correlation pyramid at a network input side of `size`
+    /// (small sizes only: see `maximumImageSize`).
+    static func pyramidBytes(imageSize size: Int) -> Int {
         let layer2 = featureSize(layer: 2, imageHeight: size, imageWidth: size)
         let positions = layer2.height * layer2.width
-        let bytes = 4 * 4 * positions * positions
-        guard bytes <= maximumPyramidBytes else {
-            let largest = stride(from: size, through: 16, by: -1).first { s in
-                let l2 = featureSize(layer: 2, imageHeight: s, imageWidth: s)
-                return 16 * (l2.height * l2.width) * (l2.height * l2.width) <= maximumPyramidBytes
-            } ?? 16
-            throw InputError("image size \(size) needs a \(bytes >> 20) MiB layer-2 correlation; use \(largest) or less (HSNet was trained at 400)")
+        return 4 * 4 * positions * positions
+    }
+
+    /// Checks a network input size: at least 16 (the backbone's stride makes smaller inputs
+    /// meaningless) and at most `maximumImageSize`, so that the layer-2 correlation fits
+    /// `maximumPyramidBytes`.
+    public static func checkImageSize(_ size: Int) throws {
+        guard size >= 16 else { throw InputError("image size \(size) is too small (HSNet needs at least 16)") }
+        guard size <= maximumImageSize else {
+            // Past the limit the pyramid is at least 1 GiB; its exact size is only named while
+            // the product cannot overflow (sides up to about 10^5).
+            let detail = size <= 100_000 ? "needs a \(pyramidBytes(imageSize: size) >> 20) MiB layer-2 correlation" : "is far too large"
+            throw InputError("image size \(size) \(detail); use \(maximumImageSize) or less (HSNet was trained at 400)")
         }
+    }
+
+    /// Refuses a support mask without foreground at the network size: HSNet multiplies the
+    /// support features by the mask, so an empty one leaves nothing to correlate with and the
+    /// prediction means nothing. The message says why a mask that looks right is empty: 0/1
+    /// masks (binarised at 128) or a region too small to survive the resize.
+    public static func checkSupportMask(_ mask: GrayImage, imageSize: Int) throws {
+        guard !maskTensor(mask, size: imageSize).scalars.contains(1) else { return }
+        let highest = mask.pixels.max() ?? 0
+        if highest >= 128 {
+            throw InputError("the support mask's foreground vanishes when it is resized to \(imageSize) x \(imageSize); a support needs a foreground region HSNet can see")
+        }
+        if highest == 1 {
+            throw InputError("the support mask has no foreground: its values are 0 and 1, and masks are binarised at 128, so write them as 0 and 255")
+        }
+        throw InputError("the support mask has no foreground (no pixel >= 128; its highest value is \(highest)): a support needs a foreground region")
     }
 
     /// HSNet's prediction with the output at the query picture's own size, as its evaluation
@@ -65,6 +95,11 @@ extension HSNet {
         for (index, (image, mask)) in zip(supports, supportMasks).enumerated() {
             guard image.width == mask.width, image.height == mask.height else {
                 throw InputError("support \(index + 1): the mask is \(mask.width) x \(mask.height) but its image is \(image.width) x \(image.height)")
+            }
+        }
+        for (index, mask) in supportMasks.enumerated() {
+            do { try Self.checkSupportMask(mask, imageSize: imageSize) } catch let error as InputError {
+                throw InputError("support mask \(index + 1): \(error.message)")
             }
         }
         // One shot at a time, its logits resized from the decoder's resolution straight to the
@@ -104,6 +139,11 @@ extension HSNet {
         for (index, (image, mask)) in zip(supports, masks).enumerated()
         where image.width != mask.width || image.height != mask.height {
             throw InputError("\(supportMaskFiles[index].path): the mask is \(mask.width) x \(mask.height) but its image \(supportFiles[index].lastPathComponent) is \(image.width) x \(image.height)")
+        }
+        for (index, mask) in masks.enumerated() {
+            do { try Self.checkSupportMask(mask, imageSize: imageSize) } catch let error as InputError {
+                throw InputError("\(supportMaskFiles[index].path): \(error.message)")
+            }
         }
         return try predict(query: query, supports: supports, supportMasks: masks, imageSize: imageSize,
                            keepingNetworkLogits: keepingNetworkLogits)

@@ -330,17 +330,20 @@ final class DatasetLayoutTests: XCTestCase {
         XCTAssertEqual(report.problems(.sizeMismatch).map(\.otherPath), [path("cats/masks/wide.png")])
         XCTAssertEqual(report.problems(.unreadableMask), [])
         XCTAssertEqual(report.classes.map(\.name), ["cats", "dogs"])
-        // a, b, c, soft and wide decode and have foreground.
-        XCTAssertEqual(report.classes.map(\.usable), [5, 2])
+        // a, b, c and soft decode, have foreground and masks of their image's size; wide's
+        // mask is narrower than its image, which test and finetune refuse, so it blocks.
+        XCTAssertEqual(report.classes.map(\.usable), [4, 2])
         XCTAssertEqual(report.classes.map(\.paired), [8, 2])
         XCTAssertEqual(report.classes.map(\.problems), [6, 0])
         XCTAssertFalse(report.usable)
-        XCTAssertEqual(report.reasons, ["1 image that does not decode"])
-        XCTAssertTrue(report.text().contains("usable: no (1 image that does not decode)"), report.text())
+        XCTAssertEqual(report.reasons, ["1 image that does not decode", "1 image and mask of different sizes"])
+        XCTAssertTrue(report.text().contains("usable: no (1 image that does not decode; 1 image and mask of different sizes)"), report.text())
 
-        // Without the broken picture, warnings remain and the benchmark is usable.
-        try FileManager.default.removeItem(atPath: path("cats/images/broken.png"))
-        try FileManager.default.removeItem(atPath: path("cats/masks/broken.png"))
+        // Without the broken picture and the mismatched pair, warnings remain and the
+        // benchmark is usable.
+        for file in ["cats/images/broken.png", "cats/masks/broken.png", "cats/images/wide.png", "cats/masks/wide.png"] {
+            try FileManager.default.removeItem(atPath: path(file))
+        }
         let repaired = try DatasetCheck.run(.folder, datapath: root)
         XCTAssertTrue(repaired.usable, repaired.text())
         XCTAssertEqual(repaired.problems.filter(\.blocking), [])

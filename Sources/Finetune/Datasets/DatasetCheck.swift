@@ -157,8 +157,16 @@ private struct SampleInspection {
     /// Mask pixels that binarise to foreground (>= 128, the loaders' threshold).
     var foreground: Int { histogram[128...].reduce(0, +) }
 
-    /// Decodes on both sides and has something to segment.
-    var usable: Bool { imageError == nil && maskError == nil && foreground > 0 }
+    /// Decodes on both sides, has something to segment, and the mask covers its image pixel
+    /// for pixel (`test` and `finetune` refuse a pair whose sizes differ).
+    var usable: Bool {
+        imageError == nil && maskError == nil && foreground > 0 && !sizesDiffer
+    }
+
+    var sizesDiffer: Bool {
+        guard let imageSize, let maskSize else { return false }
+        return imageSize != maskSize
+    }
 
     func problems(className: String) -> [DatasetProblem] {
         var found: [DatasetProblem] = []
@@ -192,7 +200,7 @@ private struct SampleInspection {
         if let imageSize, let maskSize, imageSize != maskSize {
             found.append(DatasetProblem(.sizeMismatch, className: className, path: imagePath, otherPath: maskPath,
                                         detail: "image \(imageSize.width)x\(imageSize.height), mask \(maskSize.width)x\(maskSize.height)",
-                                        blocking: false))
+                                        blocking: true))
         }
         return found
     }

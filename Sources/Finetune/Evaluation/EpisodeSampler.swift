@@ -20,6 +20,10 @@ import TensorCore
 public struct EpisodeSampler: Sendable {
     /// The reference's episode count for the benchmarks with random queries.
     public static let defaultEpisodeCount = 600
+    /// The most episodes a run may have: 10^8, years of work on one machine, so a larger
+    /// request is a typo. Runs that large are meant to be sharded, and a shard plans only its
+    /// own episodes (`plan(episodes:shard:)`), so memory follows the shard's work.
+    public static let maximumEpisodeCount = 100_000_000
 
     public let dataset: TargetDataset
     public let shots: Int
@@ -38,10 +42,12 @@ public struct EpisodeSampler: Sendable {
         var pools: [[LabelledImage]] = []
         for datasetClass in dataset.classes {
             let pool = datasetClass.samples.filter { !excluding.contains($0) }
-            guard pool.count >= shots + 1 else {
+            // Compared as pool.count > shots, and counted in UInt below: shots + 1 overflows Int
+            // for the largest --shots.
+            guard pool.count > shots else {
                 let removed = datasetClass.samples.count - pool.count
                 let held = removed == 0 ? "" : " after \(removed) taken for adaptation"
-                throw InputError("class \"\(datasetClass.name)\" of \(dataset.kind.rawValue) has \(pool.count) usable image\(pool.count == 1 ? "" : "s")\(held); \(shots)-shot episodes need at least \(shots + 1)")
+                throw InputError("class \"\(datasetClass.name)\" of \(dataset.kind.rawValue) has \(pool.count) usable image\(pool.count == 1 ? "" : "s")\(held); \(shots)-shot episodes need at least \(UInt(shots) + 1)")
             }
             pools.append(pool)
         }
@@ -52,10 +58,18 @@ public struct EpisodeSampler: Sendable {
         self.pools = pools
     }
 
+    /// Checks a requested episode count: 1 to `maximumEpisodeCount`.
+    public static func checkEpisodeCount(_ requested: Int) throws {
+        guard requested >= 1 else { throw InputError("--episodes \(requested): expected at least 1") }
+        guard requested <= maximumEpisodeCount else {
+            throw InputError("--episodes \(requested): at most \(maximumEpisodeCount) episodes in a run")
+        }
+    }
+
     /// How many episodes a full run has: `requested`, or by default 600 (fss: every usable
     /// image). For fss a request beyond the number of images is an error.
     public func episodeCount(requested: Int? = nil) throws -> Int {
-        if let requested, requested < 1 { throw InputError("episode count must be at least 1, got \(requested)") }
+        if let requested { try Self.checkEpisodeCount(requested) }
         guard dataset.kind == .fss else { return requested ?? Self.defaultEpisodeCount }
         let images = pools.reduce(0) { $0 + $1.count }
         if let requested, requested > images {
@@ -64,22 +78,32 @@ public struct EpisodeSampler: Sendable {
         return requested ?? images
     }
 
-    /// The episodes of a full run (`episodeCount(requested:)` of them), by index. Pass the
-    /// result through `ShardSpec.select` to run a shard.
-    public func plan(episodes requested: Int? = nil) throws -> [EpisodePlan] {
+    /// The episodes of a full run (`episodeCount(requested:)` of them), by index, or with
+    /// `shard` only that shard's (what `ShardSpec.select` would keep of the full list). Only
+    /// the shard's plans are built, so a shard of a huge run costs memory for its own episodes.
+    public func plan(episodes requested: Int? = nil, shard: ShardSpec? = nil) throws -> [EpisodePlan] {
         let count = try episodeCount(requested: requested)
+        try shard?.check(episodeCount: count)
         if dataset.kind == .fss {
-            var plans: [EpisodePlan] = []
-            plans.reserveCapacity(count)
-            outer: for (classIndex, pool) in pools.enumerated() {
-                for queryPosition in pool.indices {
-                    if plans.count == count { break outer }
-                    plans.append(episode(plans.count, classIndex: classIndex, queryPosition: queryPosition))
-                }
-            }
-            return plans
+            // At most one episode per image: the whole list is small.
+            let all = fssPlans(count: count)
+            return shard?.select(all) ?? all
         }
-        return (0..<count).map { episode($0, classIndex: $0 % pools.count, queryPosition: nil) }
+        let indices = stride(from: shard?.index ?? 0, to: count, by: shard?.count ?? 1)
+        return indices.map { episode($0, classIndex: $0 % pools.count, queryPosition: nil) }
+    }
+
+    /// Every episode of an fss run: each image of each class the query of one, in order.
+    private func fssPlans(count: Int) -> [EpisodePlan] {
+        var plans: [EpisodePlan] = []
+        plans.reserveCapacity(count)
+        outer: for (classIndex, pool) in pools.enumerated() {
+            for queryPosition in pool.indices {
+                if plans.count == count { break outer }
+                plans.append(episode(plans.count, classIndex: classIndex, queryPosition: queryPosition))
+            }
+        }
+        return plans
     }
 
     /// The seed of episode `index`'s own generator: the index-th output of SplitMix64 seeded
