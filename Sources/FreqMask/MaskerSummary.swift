@@ -13,6 +13,12 @@ public struct MaskerSummary {
         public let max: Double
         public let fractionBelowHalf: Double
 
+        // snake_case, as every JSON cdfss writes.
+        enum CodingKeys: String, CodingKey {
+            case name, shape, mean, min, max
+            case fractionBelowHalf = "fraction_below_half"
+        }
+
         public init(name: String, mask: Tensor) {
             let factors = mask.scalars.map { Double(sigmoid($0)) }
             self.name = name
@@ -30,6 +36,13 @@ public struct MaskerSummary {
         public let acpaChannels: Int?
         public let acpaWeightNorms: [String: Double]?
         public let metadata: [String: String]
+
+        enum CodingKeys: String, CodingKey {
+            case apm, masks
+            case acpaChannels = "acpa_channels"
+            case acpaWeightNorms = "acpa_weight_norms"
+            case metadata
+        }
     }
 
     public let report: Report
@@ -66,7 +79,7 @@ public struct MaskerSummary {
         var lines: [String] = []
         for mask in report.masks {
             lines.append(String(format: "  sigmoid(%@) %@: mean %.4f  min %.4f  max %.4f  below 0.5: %.1f%%",
-                                mask.name, Tensor(zeros: mask.shape).shapeDescription,
+                                mask.name, "[" + mask.shape.map(String.init).joined(separator: ", ") + "]",
                                 mask.mean, mask.min, mask.max, 100 * mask.fractionBelowHalf))
         }
         if let channels = report.acpaChannels, let norms = report.acpaWeightNorms {

@@ -94,6 +94,15 @@ struct BenchCommand: ParsableCommand {
         let minMilliseconds: Double
         var gigaflopsPerSecond: Double? = nil
         var peakResidentMegabytes: Double? = nil
+
+        // snake_case, as every JSON cdfss writes.
+        enum CodingKeys: String, CodingKey {
+            case name, shape, runs
+            case medianMilliseconds = "median_ms"
+            case minMilliseconds = "min_ms"
+            case gigaflopsPerSecond = "gflops_per_second"
+            case peakResidentMegabytes = "peak_resident_mib"
+        }
     }
 
     func result(_ name: String, shape: String, _ seconds: [Double]) -> BenchResult {

@@ -20,7 +20,8 @@ struct DatasetsCheck: ParsableCommand {
             folders themselves (<class>/images/<name>.png|jpg|jpeg|tif|tiff with \
             <class>/masks/<name>.png). Every image and mask is decoded. The exit status is \
             non-zero when the benchmark cannot be used: a folder or a mask is missing, a file \
-            does not decode, or a class has fewer than two usable samples. Empty or non-binary \
+            does not decode, an image and its mask differ in size (test and finetune refuse \
+            such a pair), or a class has fewer than two usable samples. Empty or non-binary \
             masks, masks without an image and files the layout does not read are reported \
             without failing. See datasets.md.
             """)

@@ -48,44 +48,47 @@ struct FinetuneCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Fresh masker with (or without) adaptive channel phase attention. [default: with]")
     var acpa: Bool?
 
-    @Option(help: "Optimizer steps in total (a resumed run counts the steps already taken).")
-    var steps = 100
+    @Option(parsing: .unconditional, help: "Optimizer steps in total (a resumed run counts the steps already taken; the same default as test --adapt).")
+    var steps = FineTuneSettings.defaultSteps
 
-    @Option(help: "Learning rate.")
+    @Option(parsing: .unconditional, help: "Learning rate (> 0).")
     var lr = 1e-3
 
     @Option(help: "adam or sgd.")
     var optimizer: FineTuneSettings.Algorithm = .adam
 
-    @Option(help: "SGD momentum.")
+    @Option(parsing: .unconditional, help: "SGD momentum.")
     var momentum = 0.0
 
-    @Option(help: "L2 weight decay (added to the gradient, as torch.optim).")
+    @Option(parsing: .unconditional, help: "L2 weight decay (added to the gradient, as torch.optim).")
     var weightDecay = 0.0
 
     @Option(help: "Learning-rate schedule: constant or cosine (annealed to 0 over --steps).")
     var schedule = "constant"
 
-    @Option(help: "Pairs per step (the loss is their mean).")
+    @Option(parsing: .unconditional, help: "Pairs per step (the loss is their mean; at most \(FineTuneSettings.maximumBatch)).")
     var batch = 1
 
     @Option(help: "Seed of the pair shuffles and of a fresh masker's ACPA weights.")
     var seed: UInt64 = 0
 
-    @Option(help: "Side of the square network input.")
+    @Option(parsing: .unconditional, help: "Side of the square network input (16 to \(HSNet.maximumImageSize)).")
     var imageSize = 400
 
-    @Option(help: "Memory for cached features, in MiB (less only recomputes more).")
+    @Option(parsing: .unconditional, help: "Memory for cached features, in MiB (less only recomputes more; at most \(CacheBudget.maximumMebibytes)).")
     var cacheMb = 4096
 
     @Option(help: "Where to write the fine-tuned masker (.safetensors).")
     var output: String
 
-    @Option(help: "Also save the masker and the snapshot every N steps during the run.")
+    @Option(parsing: .unconditional, help: "Also save the masker and the snapshot every N steps during the run.")
     var saveEvery: Int?
 
     @Flag(help: "Continue the run saved beside --output (same settings and images): the result is the uninterrupted run's, byte for byte.")
     var resume = false
+
+    @Flag(help: "Print a JSON summary of the run on stdout instead of the text line.")
+    var json = false
 
     func validate() throws {
         if let adaptList {
@@ -99,8 +102,11 @@ struct FinetuneCommand: ParsableCommand {
             }
         }
         if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every \(saveEvery): expected at least 1") }
-        guard cacheMb >= 0 else { throw ValidationError("--cache-mb \(cacheMb): expected 0 or more") }
+        _ = try CacheBudget.bytes(mebibytes: cacheMb)
         try HSNet.checkImageSize(imageSize)
+        _ = try settings.learningRateSchedule()
+        _ = try BuiltinModel.named(checkpoint)
+        try OutputFormat.safetensors.check(output, option: "--output")
     }
 
     var settings: FineTuneSettings {
@@ -122,7 +128,7 @@ struct FinetuneCommand: ParsableCommand {
         let images = try entries.map { try AdaptationImage.load(image: $0.image, mask: $0.mask, size: imageSize) }
         let model = try ModelSource.load(checkpoint: checkpoint, backboneWeights: backboneWeights)
         let start = try installStartingMasker(on: model, saved: saved)
-        let run = try MaskerFineTuning(model: model, images: images, settings: settings, cacheBytes: cacheMb << 20,
+        let run = try MaskerFineTuning(model: model, images: images, settings: settings, cacheBytes: try CacheBudget.bytes(mebibytes: cacheMb),
                                        resuming: saved.map { ($0.optimizer, $0.lossCurve) })
         for image in images where image.hasEmptyMask {
             warn("\(image.maskPath) is empty at \(imageSize) x \(imageSize): its \(images.count) pairs as support are skipped")
@@ -133,8 +139,12 @@ struct FinetuneCommand: ParsableCommand {
         if run.completedSteps >= steps {
             // A kill between the snapshot's rename and the masker file's leaves the latter behind.
             let restored = try saved.map { try FineTunedMaskerFile.restoreMaskerFile(from: $0, to: outputURL) } ?? false
-            print("\(output) already holds \(run.completedSteps) steps (--steps \(steps)): nothing to do"
-                + (restored ? " (masker file written again from the snapshot, a kill had left it a save behind)" : ""))
+            if json {
+                print(try summaryJSON(run, taken: 0, seconds: 0))
+            } else {
+                print("\(output) already holds \(run.completedSteps) steps (--steps \(steps)): nothing to do"
+                    + (restored ? " (masker file written again from the snapshot, a kill had left it a save behind)" : ""))
+            }
             return
         }
 
@@ -161,6 +171,10 @@ struct FinetuneCommand: ParsableCommand {
 
         let seconds = Date().timeIntervalSince(started)
         let taken = run.completedSteps - firstStep
+        if json {
+            print(try summaryJSON(run, taken: taken, seconds: seconds))
+            return
+        }
         let curve = run.lossCurve
         print(String(format: "loss %.4f -> %.4f over %d steps (%d this run, %.1f s, %.2f steps/s); wrote %@",
                      curve.first!, curve.last!, run.completedSteps, taken, seconds, Double(taken) / max(seconds, 1e-9), output))
@@ -181,6 +195,20 @@ struct FinetuneCommand: ParsableCommand {
         check.inputs("--adapt-image", entries.map(\.image))
         check.inputs("--adapt-mask", entries.map(\.mask))
         try check.prepare()
+    }
+
+    /// The run as one line of JSON (snake_case keys, schema in the README).
+    func summaryJSON(_ run: MaskerFineTuning, taken: Int, seconds: Double) throws -> String {
+        let curve = run.lossCurve
+        let summary: [String: Any] = [
+            "output": output, "snapshot": FineTunedMaskerFile.snapshotURL(for: URL(fileURLWithPath: output)).path,
+            "steps": run.completedSteps, "steps_this_run": taken, "seconds": seconds,
+            "steps_per_second": Double(taken) / max(seconds, 1e-9),
+            "first_loss": curve.first.map { Double($0) as Any } ?? NSNull(), "last_loss": curve.last.map { Double($0) as Any } ?? NSNull(),
+            "pairs": run.pairs.count, "skipped_pairs": run.skippedPairs.count,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// The saved run to continue, after checking it was made from the same images and settings.

@@ -5,15 +5,18 @@ import TensorCore
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "List a PyTorch checkpoint's tensors and count parameters per part.",
+        abstract: "List a checkpoint's tensors (PyTorch .pt/.pth or .safetensors) and count parameters per part.",
         discussion: """
             Reads .pt/.pth files written by torch.save (a state_dict, possibly nested under \
             state_dict or model, possibly with DataParallel's module. prefix) without running \
             any code from them. Counts parameters of the backbone, the HPN learner and the \
-            maskers (apm.*, acpa.*); a torchvision ResNet-50 file is recognised as a backbone.
+            maskers (apm.*, acpa.*); a torchvision ResNet-50 file is recognised as a backbone. \
+            Safetensors files (what predict, finetune and test also read) are listed with the \
+            dtypes their header names and their metadata. The file kind is told from its first \
+            bytes, not from its name.
             """)
 
-    @Argument(help: "Checkpoint file (.pt or .pth).")
+    @Argument(help: "Checkpoint file (.pt, .pth or .safetensors).")
     var checkpoint: String
 
     @Flag(help: "Print JSON instead of text.")

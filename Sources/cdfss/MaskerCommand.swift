@@ -2,6 +2,7 @@ import ArgumentParser
 import Finetune
 import Foundation
 import FreqMask
+import HSNetCore
 import Imaging
 import TensorCore
 
@@ -24,21 +25,25 @@ enum APMChoice: String, ExpressibleByArgument, CaseIterable {
 struct MaskerInit: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
-        abstract: "Write a fresh masker: masks at 1, ACPA weights drawn as torch's nn.Linear default.")
+        abstract: "Write a fresh masker: masks at 1, ACPA weights drawn as torch's nn.Linear default.",
+        discussion: """
+            The defaults (APM-M with ACPA) are the masker `finetune` and `test --adapt` create             when they start fresh, the paper's configuration. Limits: C <= \(MaskerLimits.maximumChannels), \
+            H and W <= \(MaskerLimits.maximumSide), at most \(MaskerLimits.maximumMaskValues) values per mask.
+            """)
 
     @Option(help: "Amplitude-phase masker: m (one mask per channel), s (one shared mask), none.")
     var apm: APMChoice = .m
 
-    @Flag(help: "Include adaptive channel phase attention.")
-    var acpa = false
+    @Flag(inversion: .prefixedNo, help: "Include adaptive channel phase attention.")
+    var acpa = true
 
-    @Option(help: "Feature channels C.")
+    @Option(parsing: .unconditional, help: "Feature channels C.")
     var channels: Int
 
-    @Option(help: "Feature height H.")
+    @Option(parsing: .unconditional, help: "Feature height H.")
     var height: Int
 
-    @Option(help: "Feature width W.")
+    @Option(parsing: .unconditional, help: "Feature width W.")
     var width: Int
 
     @Option(help: "Seed of the generator that draws the ACPA weights.")
@@ -48,12 +53,12 @@ struct MaskerInit: ParsableCommand {
     var output: String
 
     func validate() throws {
-        guard channels > 0, height > 0, width > 0 else {
-            throw ValidationError("--channels, --height and --width must be positive")
-        }
         guard apm != .none || acpa else {
-            throw ValidationError("nothing to write: --apm none without --acpa")
+            throw ValidationError("nothing to write: --apm none with --no-acpa")
         }
+        try MaskerLimits.check(channels: channels, height: height, width: width, perChannel: apm == .m,
+                               amplitudePhase: apm != .none)
+        try OutputFormat.safetensors.check(output, option: "--output")
     }
 
     func run() throws {
@@ -88,6 +93,10 @@ struct MaskerApply: ParsableCommand {
 
     @Option(help: "Where to write the masked features (.npy).")
     var output: String
+
+    func validate() throws {
+        try OutputFormat.npy.check(output, option: "--output")
+    }
 
     func run() throws {
         var check = OutputCheck()
@@ -147,7 +156,7 @@ struct MaskerShow: ParsableCommand {
     @Option(help: ArgumentHelp("The model for --attention-png. " + ModelSource.help))
     var checkpoint: String?
 
-    @Option(help: "Side of the square network input, for --attention-png.")
+    @Option(parsing: .unconditional, help: "Side of the square network input, for --attention-png (16 to \(HSNet.maximumImageSize)).")
     var imageSize = 400
 
     func validate() throws {
@@ -155,6 +164,10 @@ struct MaskerShow: ParsableCommand {
             throw ValidationError("--attention-png, --image and --checkpoint go together")
         }
         guard png != nil || (channels == nil && diff == nil) else { throw ValidationError("--channels and --diff shape the --png picture; give --png") }
+        if let png { try OutputFormat.png.check(png, option: "--png") }
+        if let attentionPng { try OutputFormat.png.check(attentionPng, option: "--attention-png") }
+        if let checkpoint { _ = try BuiltinModel.named(checkpoint) }
+        try HSNet.checkImageSize(imageSize)
     }
 
     func parsedChannels() throws -> [Int]? {

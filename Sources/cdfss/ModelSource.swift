@@ -3,27 +3,25 @@ import Foundation
 import HSNetCore
 import TensorCore
 
-/// The HSNet a command runs: a checkpoint file, or the built-in model with deterministic
-/// weights (`builtin:deterministic`), which needs no download and no training. Its weights are
-/// pseudo-random: it shows that every step runs and how fast, never what HSNet can segment.
+/// The HSNet a command runs: a checkpoint file, or a built-in model (`BuiltinModel`), which
+/// needs no download and no training. Its weights are pseudo-random: it shows that every step
+/// runs and how fast, never what HSNet can segment.
 enum ModelSource {
-    static let builtin = "builtin:deterministic"
-
-    static let help = "HSNet checkpoint (.pt, .pth or .safetensors), or \(builtin) for the built-in model with pseudo-random weights (demos and timing only)."
+    static let help = "HSNet checkpoint (.pt, .pth or .safetensors), or \(BuiltinModel.allCases.map(\.rawValue).joined(separator: ", ")) for the built-in model with pseudo-random weights (demos and timing only)."
 
     static func load(checkpoint: String, backboneWeights: String?) throws -> HSNet {
-        if checkpoint == builtin {
+        if let builtin = try BuiltinModel.named(checkpoint) {
             guard backboneWeights == nil else {
-                throw InputError("--backbone-weights: the built-in model \(builtin) has its own backbone")
+                throw InputError("--backbone-weights: the built-in model \(checkpoint) has its own backbone")
             }
-            return try HSNet.withDeterministicWeights()
+            return try builtin.load()
         }
         return try HSNet(checkpoint: URL(fileURLWithPath: checkpoint), backbone: backboneWeights.map { URL(fileURLWithPath: $0) })
     }
 
-    /// The checkpoint's SHA-256 for reports (the built-in model is named instead).
+    /// The checkpoint's SHA-256 for reports (a built-in model is named instead).
     static func digest(checkpoint: String) throws -> String {
-        checkpoint == builtin ? builtin : try SHA256Digest.hex(ofFile: URL(fileURLWithPath: checkpoint))
+        try BuiltinModel.named(checkpoint) != nil ? checkpoint : try SHA256Digest.hex(ofFile: URL(fileURLWithPath: checkpoint))
     }
 }
 

@@ -39,10 +39,10 @@ struct PredictCommand: ParsableCommand {
     @Option(name: .customLong("support"), help: "Support picture; repeat for several shots.")
     var supports: [String]
 
-    @Option(name: .customLong("support-mask"), help: "Mask of the support picture at the same position (>= 128 is foreground).")
+    @Option(name: .customLong("support-mask"), help: "Mask of the support picture at the same position (>= 128 is foreground; a mask without foreground is an error).")
     var supportMasks: [String]
 
-    @Option(help: "Side of the square network input.")
+    @Option(parsing: .unconditional, help: "Side of the square network input (16 to \(HSNet.maximumImageSize)).")
     var imageSize = 400
 
     @Option(help: "Where to write the predicted mask (PNG, 0/255, at the query picture's size).")
@@ -67,6 +67,10 @@ struct PredictCommand: ParsableCommand {
             throw ValidationError("nothing to write: give --output, --logits or --overlay")
         }
         try HSNet.checkImageSize(imageSize)
+        _ = try BuiltinModel.named(checkpoint)
+        if let output { try OutputFormat.png.check(output, option: "--output") }
+        if let overlay { try OutputFormat.png.check(overlay, option: "--overlay") }
+        if let logits { try OutputFormat.npy.check(logits, option: "--logits") }
     }
 
     func run() throws {

@@ -35,6 +35,7 @@ struct ReportCommand: ParsableCommand {
 
         func validate() throws {
             guard !shards.isEmpty else { throw ValidationError("give the shard reports to merge") }
+            try OutputFormat.json.check(output, option: "--output")
         }
 
         func run() throws {
@@ -54,13 +55,20 @@ struct ReportCommand: ParsableCommand {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "show",
-            abstract: "Print a report's per-class IoU table and its scores.")
+            abstract: "Print a report's per-class IoU table and its scores (IoU in percent).")
 
         @Argument(help: "Report file (JSON).")
         var report: String
 
+        @Flag(help: "Print a JSON summary of the scores instead of the table (schema in the README).")
+        var json = false
+
         func run() throws {
             let file = try ReportFile.read(URL(fileURLWithPath: report))
+            if json {
+                print(try ReportSummary(file, reportPath: report).json())
+                return
+            }
             let runs = file.runs
             for (position, run) in runs.enumerated() {
                 if position > 0 { print("") }
@@ -74,7 +82,7 @@ struct ReportCommand: ParsableCommand {
         /// The run's header line, then one row per class that has episodes.
         static func table(_ run: EvaluationReport) -> String {
             let config = run.config
-            let expected = run.episodes.count + run.missingEpisodes.count
+            let expected = run.expectedEpisodeCount
             var header = "\(config.benchmark.rawValue), \(config.shots)-shot, seed \(config.seed!), "
                 + "\(run.episodes.count) of \(expected) episodes"
             if let shard = config.shard { header += " (shard \(shard) of a \(config.episodes)-episode run)" }
@@ -85,7 +93,7 @@ struct ReportCommand: ParsableCommand {
                 let fill = String(repeating: " ", count: max(0, width - text.count))
                 return left ? text + fill : fill + text
             }
-            var lines = [header, pad("class", 5) + "  " + pad("name", nameWidth, left: true) + "  " + pad("episodes", 8) + "  " + pad("IoU", 6)]
+            var lines = [header, pad("class", 5) + "  " + pad("name", nameWidth, left: true) + "  " + pad("episodes", 8) + "  " + pad("IoU %", 6)]
             for entry in run.classes {
                 let episodes = score.totals[entry.classIndex]?.episodes ?? 0
                 lines.append(pad("\(entry.classIndex)", 5) + "  " + pad(entry.name, nameWidth, left: true) + "  "

@@ -40,10 +40,10 @@ struct TestCommand: ParsableCommand {
     @Option(help: "Folder holding the benchmark.")
     var datapath: String
 
-    @Option(help: "Support images per episode (K).")
+    @Option(parsing: .unconditional, help: "Support images per episode (K).")
     var shots = 1
 
-    @Option(help: "Episodes per run (default 600; fss: every test image).")
+    @Option(parsing: .unconditional, help: "Episodes per run (default 600; fss: every test image; at most \(EpisodeSampler.maximumEpisodeCount)).")
     var episodes: Int?
 
     @Option(help: "Seed of the episode draws (and of adaptation).")
@@ -69,22 +69,27 @@ struct TestCommand: ParsableCommand {
     @Option(help: "Test-time adaptation: none, episode or domain.")
     var adapt: AdaptMode = .none
 
-    @Option(help: "Fine-tuning steps of the adaptation (per episode, or in all for domain).")
-    var steps = 50
+    // The adaptation's settings are optional so that giving one without --adapt can be
+    // refused: it would otherwise be ignored without a word.
+    @Option(parsing: .unconditional, help: "With --adapt: fine-tuning steps (per episode, or in all for domain). [default: \(FineTuneSettings.defaultSteps), as finetune]")
+    var steps: Int?
 
-    @Option(help: "Learning rate of the adaptation.")
-    var lr = 1e-3
+    @Option(parsing: .unconditional, help: "With --adapt: learning rate (> 0). [default: 0.001]")
+    var lr: Double?
 
-    @Option(help: "Optimizer of the adaptation: adam or sgd.")
-    var optimizer: FineTuneSettings.Algorithm = .adam
+    @Option(help: "With --adapt: optimizer, adam or sgd. [default: adam]")
+    var optimizer: FineTuneSettings.Algorithm?
 
-    @Option(help: "Pairs per adaptation step.")
-    var batch = 1
+    @Option(parsing: .unconditional, help: "With --adapt: pairs per step. [default: 1]")
+    var batch: Int?
 
-    @Option(help: "Domain adaptation: how many labelled target images to fine-tune on.")
-    var adaptCount = 5
+    @Option(parsing: .unconditional, help: "With --adapt domain: how many labelled target images to fine-tune on. [default: 5]")
+    var adaptCount: Int?
 
-    @Option(help: "Side of the square network input.")
+    @Option(help: "With --adapt domain: write the adapted masker here (.safetensors, the run in its metadata).")
+    var saveMasker: String?
+
+    @Option(parsing: .unconditional, help: "Side of the square network input (16 to \(HSNet.maximumImageSize)).")
     var imageSize = 400
 
     @Flag(help: "Score at each query picture's own resolution instead of the network size.")
@@ -96,14 +101,17 @@ struct TestCommand: ParsableCommand {
     @Option(help: "Write pictures of episodes here: supports with their masks, query with truth and prediction.")
     var visDir: String?
 
-    @Option(help: "How many episodes to draw with --vis-dir (the first of the run).")
+    @Option(parsing: .unconditional, help: "How many episodes to draw with --vis-dir (the first of the run).")
     var visCount = 20
 
     @Option(help: "Run every n-th episode: i/n with 0 <= i < n.", transform: { try ShardSpec(parsing: $0) })
     var shard: ShardSpec?
 
-    @Option(help: "Memory for cached features, in MiB (less only recomputes more).")
+    @Option(parsing: .unconditional, help: "Memory for cached features, in MiB (less only recomputes more; at most \(CacheBudget.maximumMebibytes)).")
     var cacheMb = 4096
+
+    @Flag(help: "Print a JSON summary of the scores on stdout instead of the score line.")
+    var json = false
 
     enum AdaptMode: String, ExpressibleByArgument, CaseIterable {
         case none, episode, domain
@@ -118,13 +126,40 @@ struct TestCommand: ParsableCommand {
         guard !(noMasker && adapt != .none) else { throw ValidationError("--no-masker leaves nothing to adapt; drop it or use --adapt none") }
         guard shots >= 1 else { throw ValidationError("--shots \(shots): expected at least 1") }
         guard visCount >= 0 else { throw ValidationError("--vis-count \(visCount): expected 0 or more") }
-        guard cacheMb >= 0 else { throw ValidationError("--cache-mb \(cacheMb): expected 0 or more") }
+        _ = try CacheBudget.bytes(mebibytes: cacheMb)
         try HSNet.checkImageSize(imageSize)
+        _ = try BuiltinModel.named(checkpoint)
+        if let episodes { _ = try EpisodeSampler.checkEpisodeCount(episodes) }
+        try checkAdaptationOptions()
+        if let report { try OutputFormat.json.check(report, option: "--report") }
+        if let saveMasker { try OutputFormat.safetensors.check(saveMasker, option: "--save-masker") }
+        _ = try testTimeAdaptation()
+    }
+
+    /// The adaptation options given without the adaptation they belong to.
+    func checkAdaptationOptions() throws {
+        let tuning = [("--steps", steps != nil), ("--lr", lr != nil), ("--optimizer", optimizer != nil), ("--batch", batch != nil)]
+            .filter(\.1).map(\.0)
+        if adapt == .none, !tuning.isEmpty {
+            throw InputError("\(tuning.joined(separator: ", ")) set\(tuning.count == 1 ? "s" : "") test-time adaptation, which is off: add --adapt episode or --adapt domain, or drop \(tuning.count == 1 ? "it" : "them")")
+        }
+        if adapt != .domain, adaptCount != nil {
+            throw InputError("--adapt-count applies to --adapt domain only")
+        }
+        if let saveMasker {
+            guard adapt == .domain else {
+                throw InputError("--save-masker \(saveMasker) keeps the masker of --adapt domain; with --adapt \(adapt.rawValue) there is no single adapted masker")
+            }
+            guard (seeds?.count ?? 1) == 1 else {
+                throw InputError("--save-masker \(saveMasker) keeps one adapted masker, but --seeds adapts once per seed: run one seed at a time")
+            }
+        }
     }
 
     func run() throws {
         var check = OutputCheck()
         check.output("--report", report)
+        check.output("--save-masker", saveMasker)
         check.outputFolder("--vis-dir", visDir)
         check.model(checkpoint: checkpoint, backboneWeights: backboneWeights)
         check.input("--masker", masker)
@@ -142,7 +177,7 @@ struct TestCommand: ParsableCommand {
         let model = try ModelSource.load(checkpoint: checkpoint, backboneWeights: backboneWeights)
         let (start, maskerName) = try startingMasker(model: model, adaptation: adaptation)
         let evaluator = try BenchmarkEvaluator(model: model, dataset: dataset, imageSize: imageSize, originalSize: originalSize,
-                                               cacheBytes: cacheMb << 20)
+                                               cacheBytes: try CacheBudget.bytes(mebibytes: cacheMb))
         let visFolder = visDir.map { URL(fileURLWithPath: $0) }
         if let visFolder { try outputs.createFolder(visFolder, option: "--vis-dir") }
         let baseConfig = EvaluationConfig(
@@ -154,6 +189,7 @@ struct TestCommand: ParsableCommand {
             originalSize: originalSize, adaptation: .none, shard: shard)
 
         var reports: [EvaluationReport] = []
+        var adaptedRun: MaskerFineTuning?
         for runSeed in runSeeds {
             if let start { try install(start, on: model) }
             var config = baseConfig
@@ -170,32 +206,37 @@ struct TestCommand: ParsableCommand {
                 progress.finish()
                 log(String(format: "seed %llu: adapted to %d images in %d steps, loss %.4f -> %.4f", runSeed, set.samples.count,
                            settings.steps, run.lossCurve.first!, run.lossCurve.last!))
+                adaptedRun = run
             }
-            let (allPlans, total) = try plans(dataset: dataset, seed: runSeed, adaptation: adaptation)
+            let (selected, total) = try plans(dataset: dataset, seed: runSeed, adaptation: adaptation)
             config.episodes = total
-            let selected = shard?.select(allPlans) ?? allPlans
             let records = try evaluate(selected, seed: runSeed, evaluator: evaluator, start: start, adaptation: adaptation,
                                        visFolder: visFolder, visPrefix: runSeeds.count > 1 ? "seed\(runSeed)-" : "", outputs: outputs)
             let report = try EvaluationReport(config: config, episodes: records, classNames: dataset.classes.map(\.name))
-            if runSeeds.count > 1 { print("seed \(runSeed)  \(report.scoreLine)") }
+            if runSeeds.count > 1, !json { print("seed \(runSeed)  \(report.scoreLine)") }
             reports.append(report)
         }
         let file: ReportFile = reports.count == 1 ? .single(reports[0]) : .multiSeed(try MultiSeedReport(runs: reports))
+        if let saveMasker, let adaptedRun {
+            try outputs.stage(AdaptedMaskerFile.encoded(adaptedRun, metadata: [
+                "created_by": "cdfss \(CDFSS.version) test --adapt domain", "training.checkpoint": checkpoint,
+                "training.start": maskerName, "evaluation.benchmark": benchmark.rawValue, "evaluation.datapath": datapath,
+                "evaluation.shots": String(shots),
+            ]), to: URL(fileURLWithPath: saveMasker))
+        }
         if let report { try outputs.stage(file.encoded(), to: URL(fileURLWithPath: report)) }
         try outputs.commit()
-        print(file.scoreLine)
+        print(json ? try ReportSummary(file, reportPath: report).json() : file.scoreLine)
     }
 
-    /// The run's episodes (shard not yet applied) and the whole run's episode count.
+    /// This run's episodes (its shard's only, when sharded) and the whole run's episode count.
     func plans(dataset: TargetDataset, seed: UInt64, adaptation: TestTimeAdaptation) throws -> ([EpisodePlan], Int) {
         var excluded: Set<LabelledImage> = []
         if case .domain(_, let count) = adaptation {
             excluded = Set(try DomainAdaptationSet.draw(from: dataset, count: count, seed: seed).samples)
         }
         let sampler = try EpisodeSampler(dataset: dataset, shots: shots, seed: seed, excluding: excluded)
-        let all = try sampler.plan(episodes: episodes)
-        try shard?.check(episodeCount: all.count)
-        return (all, all.count)
+        return (try sampler.plan(episodes: episodes, shard: shard), try sampler.episodeCount(requested: episodes))
     }
 
     func evaluate(_ plans: [EpisodePlan], seed: UInt64, evaluator: BenchmarkEvaluator, start: MaskerState?,
@@ -214,7 +255,7 @@ struct TestCommand: ParsableCommand {
             let record = EpisodeRecord(plan: plan, seed: seed, counts: outcome.counts, seconds: Date().timeIntervalSince(started))
             records.append(record)
             score.add(outcome.counts, classIndex: plan.classIndex)
-            progress.update(position: position + 1, figures: String(format: "mIoU %.2f  FB-IoU %.2f", score.miou, score.fbiou))
+            progress.update(position: position + 1, figures: String(format: "mIoU %.2f%%  FB-IoU %.2f%%", score.miou, score.fbiou))
             if let visFolder, position < visCount {
                 let picture = try episodePicture(plan, outcome: outcome, evaluator: evaluator)
                 try outputs.stage(PNGWriter.encode(picture),
@@ -242,7 +283,10 @@ struct TestCommand: ParsableCommand {
     }
 
     func testTimeAdaptation() throws -> TestTimeAdaptation {
-        let settings = FineTuneSettings(steps: steps, learningRate: lr, algorithm: optimizer, batch: batch, imageSize: imageSize)
+        let defaults = FineTuneSettings()
+        let settings = FineTuneSettings(steps: steps ?? defaults.steps, learningRate: lr ?? defaults.learningRate,
+                                        algorithm: optimizer ?? defaults.algorithm, batch: batch ?? defaults.batch,
+                                        imageSize: imageSize)
         switch adapt {
         case .none: return .none
         case .episode:
@@ -250,7 +294,7 @@ struct TestCommand: ParsableCommand {
             return .episode(settings)
         case .domain:
             _ = try settings.learningRateSchedule()
-            return .domain(settings, count: adaptCount)
+            return .domain(settings, count: adaptCount ?? 5)
         }
     }
 

@@ -66,7 +66,7 @@ final class EvaluationReportTests: XCTestCase {
         XCTAssertEqual(report.classes.map(\.name), ["1", "2", "3"])
         XCTAssertEqual(report.classes.map(\.iou), [0, 1, 2].map { score.iou(ofClass: $0)! })
         XCTAssertEqual(report.miou, report.classes.map(\.iou).reduce(0, +) / 3, accuracy: 1e-9)
-        XCTAssertEqual(report.scoreLine, String(format: "mIoU: %.2f  FB-IoU: %.2f", score.miou, score.fbiou))
+        XCTAssertEqual(report.scoreLine, String(format: "mIoU: %.2f%%  FB-IoU: %.2f%%", score.miou, score.fbiou))
         XCTAssertEqual(report.missingEpisodes, [])
     }
 

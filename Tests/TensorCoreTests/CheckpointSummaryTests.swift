@@ -49,7 +49,7 @@ final class CheckpointSummaryTests: XCTestCase {
         XCTAssertEqual(summary.parameterCount(.other), 108 + 4 + 4 + 4 + 8 + 2)
         XCTAssertEqual(summary.tensors.first { $0.name == "bn.num_batches_tracked" }?.dtype, "int64")
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(summary)) as? [String: Any]
-        XCTAssertEqual((json?["parameterCounts"] as? [String: Int])?["buffers"], 9)
+        XCTAssertEqual((json?["parameter_counts"] as? [String: Int])?["buffers"], 9)
         XCTAssertEqual((json?["tensors"] as? [Any])?.count, 9)
     }
 

@@ -14,7 +14,7 @@ final class CommandLineTests: CommandLineTestCase {
         XCTAssertEqual(shown.status, 0, shown.stderr)
         let report = try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any]
         XCTAssertEqual(report?["apm"] as? String, "apm-m")
-        XCTAssertEqual(report?["acpaChannels"] as? Int, 4)
+        XCTAssertEqual(report?["acpa_channels"] as? Int, 4)
 
         var random = SeededGenerator(seed: 1)
         let features = Tensor(shape: [2, 4, 5, 6], scalars: (0..<240).map { _ in random.uniform(-1, 1) })

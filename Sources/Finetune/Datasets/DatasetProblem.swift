@@ -48,6 +48,15 @@ public struct DatasetProblem: Codable, Equatable, Sendable {
     /// One line naming what is wrong where.
     public let message: String
 
+    // snake_case, as every JSON cdfss writes.
+    enum CodingKeys: String, CodingKey {
+        case kind
+        case className = "class_name"
+        case path
+        case otherPath = "other_path"
+        case detail, blocking, message
+    }
+
     init(_ kind: Kind, className: String?, path: String, otherPath: String? = nil, detail: String? = nil, blocking: Bool) {
         self.kind = kind
         self.className = className

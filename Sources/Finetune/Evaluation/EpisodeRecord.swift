@@ -2,8 +2,10 @@
 /// Records are the source of truth — a report's scores are always recomputed from them, which
 /// is what lets shard reports be merged exactly.
 ///
-/// JSON: `{"index", "seed", "class", "query", "supports", "intersection", "union", "seconds"}`,
-/// with the counts as `[background, foreground]` and paths relative to the datapath.
+/// JSON: `{"index", "seed", "class", "query", "supports", "intersection", "union",
+/// "foreground_iou", "seconds"}`, with the counts as `[background, foreground]`, paths relative
+/// to the datapath, and the episode's own foreground IoU in percent (written so that failure
+/// cases can be found without arithmetic; derived from the counts, so it is not read back).
 public struct EpisodeRecord: Codable, Equatable, Sendable {
     public var index: Int
     /// The run's seed (`EvaluationConfig.seed`).
@@ -35,10 +37,19 @@ public struct EpisodeRecord: Codable, Equatable, Sendable {
                   supports: plan.supports.map(\.image), counts: counts, seconds: seconds)
     }
 
+    /// The episode's foreground IoU in percent, as the evaluator scores a class: intersection
+    /// over union of the foreground, the union floored at one pixel (so 0 when neither the
+    /// prediction nor the truth has foreground).
+    public var foregroundIoU: Double {
+        100 * Double(counts.intersection.foreground) / Double(max(counts.union.foreground, 1))
+    }
+
     enum CodingKeys: String, CodingKey {
         case index, seed
         case classIndex = "class"
-        case query, supports, intersection, union, seconds
+        case query, supports, intersection, union
+        case foregroundIoU = "foreground_iou"
+        case seconds
     }
 
     public init(from decoder: Decoder) throws {
@@ -67,6 +78,7 @@ public struct EpisodeRecord: Codable, Equatable, Sendable {
         try container.encode(supports, forKey: .supports)
         try container.encode(counts.intersection, forKey: .intersection)
         try container.encode(counts.union, forKey: .union)
+        try container.encode(foregroundIoU, forKey: .foregroundIoU)
         try container.encode(seconds, forKey: .seconds)
     }
 

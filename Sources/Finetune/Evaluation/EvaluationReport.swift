@@ -100,15 +100,23 @@ public struct EvaluationReport: Codable, Equatable, Sendable {
         return score
     }
 
+    /// How many episodes the run (or its shard: episodes i, i + n, ...) has, counted without
+    /// listing them, since a shard of a huge run is small.
+    public var expectedEpisodeCount: Int {
+        guard let shard = config.shard else { return config.episodes }
+        return config.episodes > shard.index ? (config.episodes - shard.index - 1) / shard.count + 1 : 0
+    }
+
     /// The indices of the run (or of its shard) that have no record, in order.
     public var missingEpisodes: [Int] {
         let present = Set(episodes.map(\.index))
         return (0..<config.episodes).filter { (config.shard?.contains(episode: $0) ?? true) && !present.contains($0) }
     }
 
-    /// The line the reference prints at the end of a test: `mIoU: 45.10  FB-IoU: 60.20`.
+    /// The line the reference prints at the end of a test, with the unit the reference leaves
+    /// out: `mIoU: 45.10%  FB-IoU: 60.20%`.
     public var scoreLine: String {
-        String(format: "mIoU: %.2f  FB-IoU: %.2f", miou, fbiou)
+        String(format: "mIoU: %.2f%%  FB-IoU: %.2f%%", miou, fbiou)
     }
 
     enum CodingKeys: String, CodingKey {

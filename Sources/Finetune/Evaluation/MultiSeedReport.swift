@@ -31,9 +31,10 @@ public struct MultiSeedReport: Codable, Equatable, Sendable {
         self.summary = SeedSummary(runs: runs)
     }
 
-    /// `mIoU: 45.10 ± 0.52  FB-IoU: 60.20 ± 0.31` (mean ± population standard deviation).
+    /// `mIoU: 45.10 ± 0.52%  FB-IoU: 60.20 ± 0.31%` (mean ± population standard deviation,
+    /// both in percent).
     public var scoreLine: String {
-        String(format: "mIoU: %.2f ± %.2f  FB-IoU: %.2f ± %.2f", summary.miouMean, summary.miouStd,
+        String(format: "mIoU: %.2f ± %.2f%%  FB-IoU: %.2f ± %.2f%%", summary.miouMean, summary.miouStd,
                summary.fbiouMean, summary.fbiouStd)
     }
 

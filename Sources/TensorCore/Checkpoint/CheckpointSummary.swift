@@ -46,6 +46,14 @@ public struct CheckpointSummary: Encodable, Sendable {
         public let part: Part
         /// BatchNorm running statistics and counters: stored with the model but not learned.
         public let isBuffer: Bool
+
+        // snake_case, as every JSON cdfss writes.
+        enum CodingKeys: String, CodingKey {
+            case name, dtype, shape
+            case elementCount = "element_count"
+            case part
+            case isBuffer = "is_buffer"
+        }
     }
 
     public let path: String
@@ -84,9 +92,53 @@ public struct CheckpointSummary: Encodable, Sendable {
         otherEntries = others
     }
 
-    /// Opens `url` and summarises it.
+    /// Summarises a safetensors state dict, the other format `predict` reads: every tensor
+    /// with the dtype its header names, the file's metadata as other entries. Tensors are
+    /// listed by name (a safetensors header is a JSON object, whose order carries no meaning).
+    public init(safetensors url: URL) throws {
+        // Read whole first: the reader checks every entry, so the header below is sound.
+        let file = try SafetensorsFile.read(url)
+        let storedTypes = Self.safetensorsDTypes(try readFile(url, what: "safetensors file"))
+        path = url.path
+        nesting = []
+        removedPrefix = nil
+        let names = file.tensors.keys.sorted()
+        kind = CheckpointSummary.kind(of: names)
+        let isBareBackbone: Bool
+        if case .backboneOnly = kind { isBareBackbone = true } else { isBareBackbone = false }
+        tensors = names.map { name in
+            let tensor = file.tensors[name]!
+            return Line(name: name, dtype: storedTypes[name] ?? "float32", shape: tensor.shape, elementCount: tensor.count,
+                        part: CheckpointSummary.part(of: name, bareBackbone: isBareBackbone),
+                        isBuffer: CheckpointSummary.isBufferName(name))
+        }
+        otherEntries = file.metadata.keys.sorted().map { "metadata \($0) = \(file.metadata[$0]!)" }
+    }
+
+    /// The dtype of each tensor as a safetensors header names it, in torch's words.
+    static func safetensorsDTypes(_ data: Data) -> [String: String] {
+        guard data.count >= 8 else { return [:] }
+        let length = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard length <= UInt64(data.count - 8),
+              let header = try? JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + Int(length)))) as? [String: Any]
+        else { return [:] }
+        let names = ["F32": "float32", "F64": "float64", "F16": "float16", "BF16": "bfloat16"]
+        var types: [String: String] = [:]
+        for (name, entry) in header {
+            if let stored = (entry as? [String: Any])?["dtype"] as? String { types[name] = names[stored] ?? stored }
+        }
+        return types
+    }
+
+    /// Opens `url` and summarises it: a `torch.save` file or a safetensors file, told apart by
+    /// their first bytes; any other kind of file is named for what it is.
     public static func read(_ url: URL) throws -> CheckpointSummary {
-        try CheckpointSummary(TorchCheckpoint(contentsOf: url))
+        switch FileKind.sniff(url) {
+        case .safetensors: return try CheckpointSummary(safetensors: url)
+        case .torchZip, .pickle, .unknown: return try CheckpointSummary(TorchCheckpoint(contentsOf: url))
+        case let other:
+            throw InputError("\(url.path): is \(other.title), not a checkpoint (.pt/.pth from torch.save, or .safetensors)")
+        }
     }
 
     /// Learned parameters of `part` (BatchNorm statistics and counters excluded).
@@ -153,8 +205,11 @@ public struct CheckpointSummary: Encodable, Sendable {
     // MARK: Classification by name
 
     static func isBuffer(_ entry: CheckpointEntry) -> Bool {
-        entry.dtype.isInteger || entry.name.hasSuffix("running_mean") || entry.name.hasSuffix("running_var")
-            || entry.name.hasSuffix("num_batches_tracked")
+        entry.dtype.isInteger || isBufferName(entry.name)
+    }
+
+    static func isBufferName(_ name: String) -> Bool {
+        name.hasSuffix("running_mean") || name.hasSuffix("running_var") || name.hasSuffix("num_batches_tracked")
     }
 
     static func part(of name: String, bareBackbone: Bool) -> Part {
@@ -221,8 +276,14 @@ public struct CheckpointSummary: Encodable, Sendable {
         try container.encode(tensors, forKey: .tensors)
     }
 
+    // snake_case, as every JSON cdfss writes.
     private enum CodingKeys: String, CodingKey {
-        case path, nesting, removedPrefix, kind, otherEntries, parameterCounts, tensors
+        case path, nesting
+        case removedPrefix = "removed_prefix"
+        case kind
+        case otherEntries = "other_entries"
+        case parameterCounts = "parameter_counts"
+        case tensors
     }
 }
 

@@ -1,0 +1,27 @@
+import TensorCore
+
+/// The models a `--checkpoint` may name instead of a file. `builtin:` is reserved for them,
+/// so that a misspelt name is an error that lists the real ones rather than "file not found".
+public enum BuiltinModel: String, CaseIterable, Sendable {
+    /// HSNet with deterministic pseudo-random weights (`HSNet.withDeterministicWeights()`):
+    /// needs no download, shows that every step runs and how fast, never what HSNet can do.
+    case deterministic = "builtin:deterministic"
+
+    public static let prefix = "builtin:"
+
+    /// The built-in model `name` names, nil when `name` does not start with `builtin:` (it is
+    /// then a file), and an error naming the built-in models when it does but none matches.
+    public static func named(_ name: String) throws -> BuiltinModel? {
+        guard name.hasPrefix(prefix) else { return nil }
+        guard let model = BuiltinModel(rawValue: name) else {
+            throw InputError("--checkpoint \(name): there is no such built-in model; the built-in models are \(allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return model
+    }
+
+    public func load() throws -> HSNet {
+        switch self {
+        case .deterministic: return try HSNet.withDeterministicWeights()
+        }
+    }
+}
