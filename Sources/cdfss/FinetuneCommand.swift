@@ -42,10 +42,10 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Masker file to start from (wins over the checkpoint's maskers).")
     var maskerInit: String?
 
-    @Option(help: "Fresh amplitude-phase masker when neither --masker-init nor the checkpoint gives one: m, s or none. [default: m]")
+    @Option(help: "Fresh amplitude-phase masker when neither --masker-init nor the checkpoint gives one: m, s or none. (default: m)")
     var apm: APMChoice?
 
-    @Flag(inversion: .prefixedNo, help: "Fresh masker with (or without) adaptive channel phase attention. [default: with]")
+    @Flag(inversion: .prefixedNo, help: "Fresh masker with (or without) adaptive channel phase attention. (default: with)")
     var acpa: Bool?
 
     @Option(parsing: .unconditional, help: "Optimizer steps in total (a resumed run counts the steps already taken; the same default as test --adapt).")

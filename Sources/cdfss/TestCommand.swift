@@ -71,19 +71,19 @@ struct TestCommand: ParsableCommand {
 
     // The adaptation's settings are optional so that giving one without --adapt can be
     // refused: it would otherwise be ignored without a word.
-    @Option(parsing: .unconditional, help: "With --adapt: fine-tuning steps (per episode, or in all for domain). [default: \(FineTuneSettings.defaultSteps), as finetune]")
+    @Option(parsing: .unconditional, help: "With --adapt: fine-tuning steps (per episode, or in all for domain). (default: \(FineTuneSettings.defaultSteps), as finetune)")
     var steps: Int?
 
-    @Option(parsing: .unconditional, help: "With --adapt: learning rate (> 0). [default: 0.001]")
+    @Option(parsing: .unconditional, help: "With --adapt: learning rate (> 0) (default: 0.001)")
     var lr: Double?
 
-    @Option(help: "With --adapt: optimizer, adam or sgd. [default: adam]")
+    @Option(help: "With --adapt: optimizer, adam or sgd (default: adam)")
     var optimizer: FineTuneSettings.Algorithm?
 
-    @Option(parsing: .unconditional, help: "With --adapt: pairs per step. [default: 1]")
+    @Option(parsing: .unconditional, help: "With --adapt: pairs per step (default: 1)")
     var batch: Int?
 
-    @Option(parsing: .unconditional, help: "With --adapt domain: how many labelled target images to fine-tune on. [default: 5]")
+    @Option(parsing: .unconditional, help: "With --adapt domain: how many labelled target images to fine-tune on (default: 5)")
     var adaptCount: Int?
 
     @Option(help: "With --adapt domain: write the adapted masker here (.safetensors, the run in its metadata).")

@@ -66,9 +66,9 @@ final class CommandLineTests: CommandLineTestCase {
     }
 
     func testNothingToWriteIsRefused() throws {
-        let result = try run(["masker", "init", "--apm", "none", "--channels", "4", "--height", "5", "--width", "6", "--output", path("m.safetensors")])
+        let result = try run(["masker", "init", "--apm", "none", "--no-acpa", "--channels", "4", "--height", "5", "--width", "6", "--output", path("m.safetensors")])
         XCTAssertNotEqual(result.status, 0)
-        XCTAssertTrue(result.stderr.contains("--acpa"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("--no-acpa"), result.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path("m.safetensors")))
     }
 }
