@@ -45,7 +45,7 @@ final class EvaluationReportTests: XCTestCase {
         XCTAssertEqual(Set(adaptation.keys), ["mode", "steps", "lr", "optimizer", "batch", "adapt_count", "images"])
         XCTAssertEqual(adaptation["mode"] as? String, "none")
         let episode = try XCTUnwrap((object["episodes"] as? [[String: Any]])?.first)
-        XCTAssertEqual(Set(episode.keys), ["index", "seed", "class", "query", "supports", "intersection", "union", "seconds"])
+        XCTAssertEqual(Set(episode.keys), ["index", "seed", "class", "query", "supports", "intersection", "union", "foreground_iou", "seconds"])
         XCTAssertEqual((episode["intersection"] as? [Int])?.count, 2)
         XCTAssertEqual(episode["query"] as? String, try report().episodes[0].query)
         let entry = try XCTUnwrap((object["classes"] as? [[String: Any]])?.first)
