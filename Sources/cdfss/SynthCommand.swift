@@ -28,24 +28,20 @@ struct SynthCommand: ParsableCommand {
     @Option(help: "\(SyntheticStyle.allCases.map(\.rawValue).joined(separator: ", ")).")
     var style: SyntheticStyle
 
-    @Option(help: "Number of classes.")
+    @Option(parsing: .unconditional, help: "Number of classes (at most \(SyntheticDomain.maximumPictures) pictures in all).")
     var classes = 6
 
-    @Option(help: "Pictures per class (at least 2).")
+    @Option(parsing: .unconditional, help: "Pictures per class (at least 2).")
     var imagesPerClass = 12
 
-    @Option(help: "Side of the square pictures, in pixels (16...4096).")
+    @Option(parsing: .unconditional, help: "Side of the square pictures, in pixels (16...4096).")
     var size = 400
 
     @Option(help: "Seed of the generator.")
     var seed: UInt64 = 0
 
     func validate() throws {
-        do {
-            try SyntheticDomain.validate(classes: classes, imagesPerClass: imagesPerClass, size: size)
-        } catch let error as InputError {
-            throw ValidationError(error.message)
-        }
+        try SyntheticDomain.validate(classes: classes, imagesPerClass: imagesPerClass, size: size)
     }
 
     func run() throws {

@@ -68,6 +68,19 @@ final class ArgumentMeaningTests: CommandLineTestCase {
         XCTAssertEqual(try run(["masker", "init", "--channels", "2", "--height", "2", "--width", "2", "--output", path("M.SAFETENSORS")]).status, 0)
     }
 
+    func testUsageErrorsAreOneLineThatPointsToHelp() throws {
+        assertFailsWithOneLine(try run(["predict", "--checkpoint", "builtin:deterministic", "--query", path("q.png"),
+                                        "--support", path("q.png"), "--output", path("o.png")]),
+                               mentioning: ["--support-mask", "cdfss predict --help"])
+        assertFailsWithOneLine(try run(["test", "--checkpoint", "c", "--benchmark", "nope", "--datapath", "d"]),
+                               mentioning: ["'nope'", "deepglobe", "cdfss test --help"])
+        assertFailsWithOneLine(try run(["synth", "--out", path("s"), "--style", "xray", "--classes", "1000000000000",
+                                        "--images-per-class", "1000000000"]), mentioning: ["--classes", "100000"])
+        let help = try run(["masker", "--help"])
+        XCTAssertEqual(help.status, 0)
+        XCTAssertTrue(help.stdout.contains("SUBCOMMANDS"), help.stdout)
+    }
+
     func testUnknownBuiltinModelNamesTheBuiltinOnes() throws {
         assertFailsWithOneLine(try run(["predict", "--checkpoint", "builtin:random", "--query", path("q.png"), "--support", path("q.png"),
                                         "--support-mask", path("q.png"), "--output", path("o.png")]),

@@ -53,7 +53,16 @@ public struct SyntheticDomain: Sendable {
         guard sizeRange.contains(size) else {
             throw InputError("--size must be between \(sizeRange.lowerBound) and \(sizeRange.upperBound) pixels (got \(size))")
         }
+        // The product is formed with an overflow check: each count alone may be huge.
+        let (pictures, overflow) = classes.multipliedReportingOverflow(by: imagesPerClass)
+        guard !overflow, pictures <= maximumPictures else {
+            throw InputError("--classes \(classes) x --images-per-class \(imagesPerClass) is more than the \(maximumPictures) pictures synth writes")
+        }
     }
+
+    /// The most pictures one synthetic set may have: the size of the largest benchmark
+    /// (FSS-1000, 10,000 pictures) ten times over.
+    public static let maximumPictures = 100_000
 
     /// `class-1`, `class-2`, ..., zero-padded when there are ten or more classes so that the
     /// folders sort in class order.
