@@ -34,4 +34,16 @@ final class InputLimitTests: XCTestCase {
         let speck = mask { $0 == 41 ? 255 : 0 }
         XCTAssertTrue(message { try HSNet.checkSupportMask(speck, imageSize: 16) }.contains("vanishes when it is resized to 16 x 16"))
     }
+
+    func testCheckpointMaskersWithNaNAreRefusedByName() throws {
+        let backbone = ResNet50Backbone.parameterShapes.map { (name: "backbone." + $0.name, tensor: detFill(name: "backbone." + $0.name, shape: $0.shape)) }
+        let learner = HPNLearner.parameterShapes.map { (name: "hpn_learner." + $0.name, tensor: detFill(name: "hpn_learner." + $0.name, shape: $0.shape)) }
+        var phase = Tensor(repeating: 1, shape: [1, 1, 3, 3])
+        phase.scalars[4] = .nan
+        let maskers = [(name: "apm.mask_amplitude", tensor: Tensor(repeating: 1, shape: [1, 1, 3, 3])), (name: "apm.mask_phase", tensor: phase)]
+        let model = try HSNet(stateDict: backbone + learner + maskers, source: "nan.pt")
+        XCTAssertEqual(message { _ = try model.installCheckpointMaskers(imageSize: 96) },
+                       "tensor apm.mask_phase holds a non-finite value (nan) at flat index 4")
+        XCTAssertTrue(model.plugins.isEmpty, "nothing installed")
+    }
 }
