@@ -35,13 +35,13 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Benchmarks to run: episode, maskers, finetune, layers, correlation (default: episode maskers finetune).")
     var suites: [Suite] = [.episode, .maskers, .finetune]
 
-    @Option(help: "Timed runs of the masker and layer benchmarks (the median is reported).")
+    @Option(parsing: .unconditional, help: "Timed runs of the masker and layer benchmarks (the median is reported).")
     var runs: Int = 20
 
-    @Option(help: "Timed runs of the episode benchmark.")
+    @Option(parsing: .unconditional, help: "Timed runs of the episode benchmark.")
     var episodeRuns: Int = 5
 
-    @Option(help: "Timed steps of the fine-tuning benchmark.")
+    @Option(parsing: .unconditional, help: "Timed steps of the fine-tuning benchmark.")
     var finetuneRuns: Int = 10
 
     @Flag(help: "Print JSON.")

@@ -69,7 +69,7 @@ struct FinetuneCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Pairs per step (the loss is their mean; at most \(FineTuneSettings.maximumBatch)).")
     var batch = 1
 
-    @Option(help: "Seed of the pair shuffles and of a fresh masker's ACPA weights.")
+    @Option(parsing: .unconditional, help: "Seed of the pair shuffles and of a fresh masker's ACPA weights.")
     var seed: UInt64 = 0
 
     @Option(parsing: .unconditional, help: "Side of the square network input (16 to \(HSNet.maximumImageSize)).")

@@ -46,7 +46,7 @@ struct MaskerInit: ParsableCommand {
     @Option(parsing: .unconditional, help: "Feature width W.")
     var width: Int
 
-    @Option(help: "Seed of the generator that draws the ACPA weights.")
+    @Option(parsing: .unconditional, help: "Seed of the generator that draws the ACPA weights.")
     var seed: UInt64 = 0
 
     @Option(help: "Masker file to write (.safetensors).")

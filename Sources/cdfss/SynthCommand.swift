@@ -37,7 +37,7 @@ struct SynthCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Side of the square pictures, in pixels (16...4096).")
     var size = 400
 
-    @Option(help: "Seed of the generator.")
+    @Option(parsing: .unconditional, help: "Seed of the generator.")
     var seed: UInt64 = 0
 
     func validate() throws {

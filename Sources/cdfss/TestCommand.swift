@@ -46,10 +46,10 @@ struct TestCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Episodes per run (default 600; fss: every test image; at most \(EpisodeSampler.maximumEpisodeCount)).")
     var episodes: Int?
 
-    @Option(help: "Seed of the episode draws (and of adaptation).")
+    @Option(parsing: .unconditional, help: "Seed of the episode draws (and of adaptation).")
     var seed: UInt64?
 
-    @Option(help: "Run the protocol once per seed and report mean and standard deviation, e.g. 0,1,2,3,4.",
+    @Option(parsing: .unconditional, help: "Run the protocol once per seed and report mean and standard deviation, e.g. 0,1,2,3,4.",
             transform: { text in
                 try text.split(separator: ",", omittingEmptySubsequences: false).map { part in
                     guard let value = UInt64(part.trimmingCharacters(in: .whitespaces)) else {
@@ -104,7 +104,7 @@ struct TestCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "How many episodes to draw with --vis-dir (the first of the run).")
     var visCount = 20
 
-    @Option(help: "Run every n-th episode: i/n with 0 <= i < n.", transform: { try ShardSpec(parsing: $0) })
+    @Option(parsing: .unconditional, help: "Run every n-th episode: i/n with 0 <= i < n.", transform: { try ShardSpec(parsing: $0) })
     var shard: ShardSpec?
 
     @Option(parsing: .unconditional, help: "Memory for cached features, in MiB (less only recomputes more; at most \(CacheBudget.maximumMebibytes)).")

@@ -121,6 +121,10 @@ final class ArgumentMeaningTests: CommandLineTestCase {
         assertFailsWithOneLine(try run(finetune + ["--steps", "-3"]), mentioning: ["--steps -3", "at least 1"])
         assertFailsWithOneLine(try run(["masker", "init", "--channels", "-2", "--height", "2", "--width", "2", "--output", path("m.safetensors")]),
                                mentioning: ["--channels -2"])
+        // Where a negative value has no meaning, the error is about the value, not a missing one.
+        let test = ["test", "--checkpoint", "builtin:deterministic", "--benchmark", "folder", "--datapath", path("d")]
+        assertFailsWithOneLine(try run(test + ["--seed", "-1"]), mentioning: ["'-1'", "--seed"])
+        assertFailsWithOneLine(try run(test + ["--shard", "-1/4"]), mentioning: ["'-1/4'", "counts from 0"])
     }
 
     func testDefaultsAgreeBetweenCommands() throws {
