@@ -22,6 +22,10 @@ public enum TestTimeAdaptation: Equatable {
 /// are formed within a class only: a support shows what its class looks like, and a query of
 /// another class would be scored against the wrong object.
 public struct DomainAdaptationSet: Equatable {
+    /// How many pictures a domain adaptation takes when the user does not say: the paper's
+    /// few-shot budget of up to five labelled target pictures.
+    public static let defaultCount = 5
+
     public let samples: [LabelledImage]
     public let classIndices: [Int]
 

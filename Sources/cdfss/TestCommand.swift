@@ -83,7 +83,7 @@ struct TestCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "With --adapt: pairs per step (default: 1)")
     var batch: Int?
 
-    @Option(parsing: .unconditional, help: "With --adapt domain: how many labelled target images to fine-tune on (default: 5)")
+    @Option(parsing: .unconditional, help: "With --adapt domain: how many labelled target images to fine-tune on (default: \(DomainAdaptationSet.defaultCount))")
     var adaptCount: Int?
 
     @Option(help: "With --adapt domain: write the adapted masker here (.safetensors, the run in its metadata).")
@@ -129,7 +129,7 @@ struct TestCommand: ParsableCommand {
         _ = try CacheBudget.bytes(mebibytes: cacheMb)
         try HSNet.checkImageSize(imageSize)
         _ = try BuiltinModel.named(checkpoint)
-        if let episodes { _ = try EpisodeSampler.checkEpisodeCount(episodes) }
+        if let episodes { try EpisodeSampler.checkEpisodeCount(episodes) }
         try checkAdaptationOptions()
         if let report { try OutputFormat.json.check(report, option: "--report") }
         if let saveMasker { try OutputFormat.safetensors.check(saveMasker, option: "--save-masker") }
@@ -294,7 +294,7 @@ struct TestCommand: ParsableCommand {
             return .episode(settings)
         case .domain:
             _ = try settings.learningRateSchedule()
-            return .domain(settings, count: adaptCount ?? 5)
+            return .domain(settings, count: adaptCount ?? DomainAdaptationSet.defaultCount)
         }
     }
 
