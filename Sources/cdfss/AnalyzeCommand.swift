@@ -1,4 +1,5 @@
 import ArgumentParser
+import HSNetCore
 
 struct AnalyzeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,10 +22,11 @@ struct AnalysisModelOptions: ParsableArguments {
     @Flag(help: "Ignore the maskers stored in the checkpoint.")
     var noMasker = false
 
-    @Option(help: "Side of the square network input.")
+    @Option(parsing: .unconditional, help: "Side of the square network input (16 to \(HSNet.maximumImageSize)).")
     var imageSize = 400
 
     func validate() throws {
         guard !(noMasker && masker != nil) else { throw ValidationError("--no-masker and --masker exclude each other") }
+        _ = try BuiltinModel.named(checkpoint)
     }
 }

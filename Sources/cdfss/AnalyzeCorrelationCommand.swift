@@ -42,10 +42,10 @@ struct AnalyzeCorrelationCommand: ParsableCommand {
     @Option(help: "The benchmark's folder (see datasets.md).")
     var datapath: String?
 
-    @Option(help: "How many benchmark pictures to draw.")
+    @Option(parsing: .unconditional, help: "How many benchmark pictures to draw.")
     var count = 20
 
-    @Option(help: "Seed of the benchmark draw.")
+    @Option(parsing: .unconditional, help: "Seed of the benchmark draw.")
     var seed: UInt64 = 0
 
     @Option(help: "Taps to analyse: names (layer4.0), layers (layer4, where the maskers sit) or all (the 13, some 2.5 times the GEMM work).")

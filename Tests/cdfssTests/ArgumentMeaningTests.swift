@@ -87,6 +87,8 @@ final class ArgumentMeaningTests: CommandLineTestCase {
                                mentioning: ["builtin:random", "builtin:deterministic"])
         assertFailsWithOneLine(try run(["test", "--checkpoint", "builtin:random", "--benchmark", "folder", "--datapath", path("d")]),
                                mentioning: ["builtin:random", "builtin:deterministic"])
+        assertFailsWithOneLine(try run(["analyze", "features", "--checkpoint", "builtin:random", "--image", path("q.png"), "--out", path("o")]),
+                               mentioning: ["builtin:random", "builtin:deterministic"])
     }
 
     func testOtherFileKindsAreNamedAndInspectReadsSafetensors() throws {
@@ -214,6 +216,12 @@ final class ArgumentMeaningTests: CommandLineTestCase {
                                  "--support-mask", mask, "--image-size", size, "--output", path("p.png"), "--json"])
         XCTAssertEqual(predicted.status, 0, predicted.stderr)
         try assertSnakeCase(predicted.stdout, "predict --json")
+
+        let correlation = try run(["analyze", "correlation", "--checkpoint", "builtin:deterministic", "--masker", masker,
+                                   "--images", URL(fileURLWithPath: data).appendingPathComponent("class-1/images").path,
+                                   "--image-size", size, "--taps", "layer4", "--json"])
+        XCTAssertEqual(correlation.status, 0, correlation.stderr)
+        try assertSnakeCase(correlation.stdout, "analyze correlation --json")
 
         let tuned = try run(["finetune", "--checkpoint", "builtin:deterministic", "--adapt-image", image, "--adapt-mask", mask,
                              "--masker-init", masker, "--steps", "2", "--image-size", size, "--output", path("t.safetensors"), "--json"])
