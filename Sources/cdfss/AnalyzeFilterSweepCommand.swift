@@ -35,31 +35,31 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
     @Option(help: "The benchmark's folder (see datasets.md).")
     var datapath: String
 
-    @Option(help: "Support pictures per episode.")
+    @Option(parsing: .unconditional, help: "Support pictures per episode.")
     var shots = 1
 
-    @Option(help: "Episodes per filter.")
+    @Option(parsing: .unconditional, help: "Episodes per filter (at most \(EpisodeSampler.maximumEpisodeCount)).")
     var episodes = 100
 
-    @Option(help: "Seed of the episodes.")
+    @Option(parsing: .unconditional, help: "Seed of the episodes.")
     var seed: UInt64 = 0
 
     @Option(help: "Filter kinds, comma-separated: low, high, band.")
     var kinds = "low,high,band"
 
-    @Option(help: "Radii, comma-separated (default 1,2,3,4,5,6 on features, 5,10,20,40,80,160 on images).")
+    @Option(parsing: .unconditional, help: "Radii, comma-separated (default 1,2,3,4,5,6 on features, 5,10,20,40,80,160 on images).")
     var radii: String?
 
     @Option(help: "Parts of the spectrum, comma-separated: amplitude, phase, both.")
     var parts = "amplitude,phase"
 
-    @Option(help: "Width of the band-pass bands.")
+    @Option(parsing: .unconditional, help: "Width of the band-pass bands.")
     var bandWidth = 2.0
 
     @Option(help: "Where the filters act: features (layer 4) or image.")
     var target: FilterSweep.Target = .features
 
-    @Option(help: "Memory for cached backbone taps, in MiB.")
+    @Option(parsing: .unconditional, help: "Memory for cached backbone taps, in MiB (at most \(CacheBudget.maximumMebibytes)).")
     var cacheMb = 4096
 
     @Option(help: "Folder for the charts (.png).")
@@ -71,9 +71,9 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
     func validate() throws {
         try HSNet.checkImageSize(model.imageSize)
         guard shots >= 1 else { throw ValidationError("--shots \(shots): expected at least 1") }
-        guard episodes >= 1 else { throw ValidationError("--episodes \(episodes): expected at least 1") }
+        try EpisodeSampler.checkEpisodeCount(episodes)
         guard bandWidth > 0, bandWidth.isFinite else { throw ValidationError("--band-width \(bandWidth): expected a positive width") }
-        guard cacheMb >= 0, cacheMb <= 1 << 30 else { throw ValidationError("--cache-mb \(cacheMb): expected 0 to \(1 << 30)") }
+        _ = try CacheBudget.bytes(mebibytes: cacheMb)
     }
 
     func parsedRadii() throws -> [Double] {
@@ -112,7 +112,7 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
         let maskers = try MaskerChoice(masker: model.masker, noMasker: model.noMasker)
             .install(into: network, checkpoint: model.checkpoint, imageSize: model.imageSize)
         let sweep = FilterSweep(model: network, dataset: dataset, plans: plans, imageSize: model.imageSize, target: target,
-                                cacheBytes: cacheMb << 20)
+                                cacheBytes: try CacheBudget.bytes(mebibytes: cacheMb))
         let progress = ProgressLine(total: filters.count + 1, unit: "filter")
         let outcomes = try sweep.run(filters) { done, _, outcome in
             progress.update(position: done, figures: String(format: "%@ mIoU %.2f", outcome.filter.map { "\($0.band) \($0.part.rawValue)" } ?? "unfiltered", outcome.miou))
