@@ -28,8 +28,8 @@ struct AnalyzeActivationCommand: ParsableCommand {
 
     func validate() throws {
         try HSNet.checkImageSize(model.imageSize)
+        try OutputFormat.png.check(output, option: "--output")
         _ = try BackboneTaps.index(of: tap)
-        guard output.lowercased().hasSuffix(".png") else { throw ValidationError("--output \(output): the picture is a PNG; name it .png") }
     }
 
     func run() throws {

@@ -28,7 +28,7 @@ enum ModelSource {
 extension OutputCheck {
     /// The model's files as inputs (the built-in model has none).
     mutating func model(checkpoint: String, backboneWeights: String?) {
-        if checkpoint != ModelSource.builtin { input("--checkpoint", checkpoint) }
+        if BuiltinModel(rawValue: checkpoint) == nil { input("--checkpoint", checkpoint) }
         input("--backbone-weights", backboneWeights)
     }
 }

@@ -54,8 +54,14 @@ final class OutputSafetyTests: CommandLineTestCase {
         let missingFolder = try run(tune + ["--output", path("nodir/a.safetensors")])
         assertFailsWithOneLine(missingFolder, mentioning: ["--output", path("nodir")])
         XCTAssertFalse(missingFolder.stderr.contains("step"), "no step was taken: \(missingFolder.stderr)")
-        assertFailsWithOneLine(try run(tune + ["--output", picture.image]), mentioning: ["--output", "--adapt-image"])
-        assertFailsWithOneLine(try run(tune + ["--output", picture.mask]), mentioning: ["--output", "--adapt-mask"])
+        // A picture named as the masker output is refused by its name already (a masker is
+        // .safetensors); an input of the output's own kind, by being an input.
+        assertFailsWithOneLine(try run(tune + ["--output", picture.image]), mentioning: ["--output", picture.image])
+        assertFailsWithOneLine(try run(tune + ["--output", picture.mask]), mentioning: ["--output", picture.mask])
+        try Data("start".utf8).write(to: URL(fileURLWithPath: path("start.safetensors")))
+        assertFailsWithOneLine(try run(tune + ["--masker-init", path("start.safetensors"), "--output", path("start.safetensors")]),
+                               mentioning: ["--output", "--masker-init"])
+        try FileManager.default.removeItem(atPath: path("start.safetensors"))
 
         let test = ["test", "--checkpoint", "builtin:deterministic", "--benchmark", "folder", "--datapath", path("data"),
                     "--shots", "1", "--episodes", "600", "--image-size", size]
