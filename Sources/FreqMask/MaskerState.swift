@@ -73,18 +73,8 @@ public struct MaskerState {
     }
 
     public static func read(_ url: URL) throws -> MaskerState {
-        let file: SafetensorsFile
-        do {
-            file = try SafetensorsFile.read(url)
-        } catch let error as InputError {
-            // Another kind of file is named for what it is; a damaged safetensors file keeps
-            // the parser's own message.
-            let kind = FileKind.sniff(url)
-            guard kind == .safetensors || kind == .unknown else {
-                throw InputError("\(url.path): is \(kind.title), not a masker file (safetensors, as `cdfss masker init` and `cdfss finetune` write)")
-            }
-            throw error
-        }
+        // The reader names a file of another kind (a .pt checkpoint) for what it is.
+        let file = try SafetensorsFile.read(url)
         do {
             return try MaskerState(stateDict: file.tensors, metadata: file.metadata)
         } catch let error as InputError {

@@ -94,7 +94,7 @@ final class ArgumentMeaningTests: CommandLineTestCase {
     func testOtherFileKindsAreNamedAndInspectReadsSafetensors() throws {
         // A zip archive, as torch.save writes, given to masker show.
         try Data([0x50, 0x4B, 0x03, 0x04] + [UInt8](repeating: 7, count: 60)).write(to: URL(fileURLWithPath: path("model.pt")))
-        assertFailsWithOneLine(try run(["masker", "show", path("model.pt")]), mentioning: [path("model.pt"), "PyTorch checkpoint", "not a masker file"])
+        assertFailsWithOneLine(try run(["masker", "show", path("model.pt")]), mentioning: [path("model.pt"), "PyTorch checkpoint", "not a safetensors file"])
         try NumPyArray.write(Tensor(zeros: [2]), to: URL(fileURLWithPath: path("a.safetensors")))
         assertFailsWithOneLine(try run(["masker", "show", path("a.safetensors")]), mentioning: ["NumPy"])
         assertFailsWithOneLine(try run(["inspect", path("a.safetensors")]), mentioning: ["NumPy", "not a checkpoint"])

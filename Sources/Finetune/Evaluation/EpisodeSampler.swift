@@ -24,7 +24,7 @@ public struct EpisodeSampler: Sendable {
     /// (FSS-1000: 2400 queries), and a report of a larger run could not be read back (report
     /// files are held to the same bound). Large runs are meant to be sharded, and a shard
     /// plans only its own episodes (`plan(episodes:shard:)`), so memory follows its work.
-    public static let maximumEpisodeCount = 1_000_000
+    public static let maximumEpisodeCount = InputLimits.episodes
 
     public let dataset: TargetDataset
     public let shots: Int

@@ -133,12 +133,13 @@ public struct CheckpointSummary: Encodable, Sendable {
     /// Opens `url` and summarises it: a `torch.save` file or a safetensors file, told apart by
     /// their first bytes; any other kind of file is named for what it is.
     public static func read(_ url: URL) throws -> CheckpointSummary {
-        switch FileKind.sniff(url) {
-        case .safetensors: return try CheckpointSummary(safetensors: url)
-        case .torchZip, .pickle, .unknown: return try CheckpointSummary(TorchCheckpoint(contentsOf: url))
-        case let other:
-            throw InputError("\(url.path): is \(other.title), not a checkpoint (.pt/.pth from torch.save, or .safetensors)")
+        let kind = FileSignature.describe(try readFile(url, what: "checkpoint"))
+        if kind == "a safetensors file" { return try CheckpointSummary(safetensors: url) }
+        let torchKinds = ["a zip archive", "a PyTorch checkpoint", "a Python pickle"]
+        if let kind, !torchKinds.contains(where: { kind.hasPrefix($0) }) {
+            throw InputError("\(url.path): is \(kind), not a checkpoint (.pt/.pth from torch.save, or .safetensors)")
         }
+        return try CheckpointSummary(TorchCheckpoint(contentsOf: url))
     }
 
     /// Learned parameters of `part` (BatchNorm statistics and counters excluded).
