@@ -86,26 +86,8 @@ struct PredictCommand: ParsableCommand {
         try check.prepare()
 
         let model = try ModelSource.load(checkpoint: checkpoint, backboneWeights: backboneWeights)
-        var maskerDescription = "none"
-        if let masker {
-            let url = URL(fileURLWithPath: masker)
-            let state = try MaskerState.read(url)
-            do {
-                try model.installFrequencyMaskers(amplitudePhase: state.amplitudePhase, channelAttention: state.channelAttention,
-                                                  imageSize: imageSize)
-            } catch let error as InputError {
-                throw InputError("\(url.path): \(error.message)")
-            }
-            maskerDescription = state.plugins.map(\.kind).joined(separator: "+")
-        } else if !noMasker {
-            do {
-                if let state = try model.installCheckpointMaskers(imageSize: imageSize) {
-                    maskerDescription = state.plugins.map(\.kind).joined(separator: "+")
-                }
-            } catch let error as InputError {
-                throw InputError("\(checkpoint): \(error.message)")
-            }
-        }
+        let maskerDescription = try MaskerChoice(masker: masker, noMasker: noMasker)
+            .install(into: model, checkpoint: checkpoint, imageSize: imageSize).description
 
         let started = Date()
         let prediction = try model.predict(queryFile: URL(fileURLWithPath: query),

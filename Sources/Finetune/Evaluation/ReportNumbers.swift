@@ -10,7 +10,7 @@ import Foundation
 enum ReportNumbers {
     /// The report keys whose values are real numbers; every other number in a report is an
     /// integer (indices, seeds, counts, sizes).
-    static let realKeys: Set<String> = ["seconds", "miou", "fbiou", "iou", "lr", "miou_mean", "miou_std",
+    static let realKeys: Set<String> = ["seconds", "miou", "fbiou", "iou", "foreground_iou", "lr", "miou_mean", "miou_std",
                                          "fbiou_mean", "fbiou_std"]
 
     /// "number 99999999999999999999 at line 12 (key \"episodes\") does not fit a 64-bit
