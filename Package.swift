@@ -18,7 +18,10 @@ let package = Package(
         .library(name: "FreqMask", targets: ["FreqMask"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "HSNetCore", targets: ["HSNetCore"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
+        .library(name: "Evaluation", targets: ["Evaluation"]),
         .library(name: "Finetune", targets: ["Finetune"]),
+        .library(name: "Report", targets: ["Report"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -43,15 +46,24 @@ let package = Package(
         .target(name: "FreqMask", dependencies: ["TensorCore", "CFFTW"], swiftSettings: kernelFlags),
         // The HSNet model with named plug-in slots.
         .target(name: "HSNetCore", dependencies: ["TensorCore", "FreqMask", "Imaging"], swiftSettings: kernelFlags),
-        // Target-domain fine-tuning of the masker parameters: optimisers, loops, datasets,
-        // episodes, evaluation, reports.
+        // Benchmark layouts, dataset checks, synthetic target styles.
         .target(
-            name: "Finetune", dependencies: ["TensorCore", "FreqMask", "Imaging", "HSNetCore"],
+            name: "Datasets", dependencies: ["TensorCore", "Imaging"],
             resources: [.copy("Resources/fss1000-test-classes.txt")], swiftSettings: kernelFlags),
+        // Episodes, scores, reports, shards, and the diagnostics that evaluate a model
+        // (channel correlation, filter sweeps, feature export).
+        .target(name: "Evaluation", dependencies: ["TensorCore", "FreqMask", "Imaging", "HSNetCore", "Datasets"],
+                swiftSettings: kernelFlags),
+        // Optimisers, caches, masker fine-tuning, test-time adaptation, learner training.
+        .target(name: "Finetune", dependencies: ["TensorCore", "FreqMask", "Imaging", "HSNetCore", "Datasets", "Evaluation"],
+                swiftSettings: kernelFlags),
+        // Pictures of maskers, episodes and diagnostics; the HTML report.
+        .target(name: "Report", dependencies: ["TensorCore", "FreqMask", "Imaging", "HSNetCore", "Datasets", "Evaluation"],
+                swiftSettings: kernelFlags),
         .executableTarget(
             name: "cdfss",
             dependencies: [
-                "TensorCore", "FreqMask", "Imaging", "HSNetCore", "Finetune",
+                "TensorCore", "FreqMask", "Imaging", "HSNetCore", "Datasets", "Evaluation", "Finetune", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -61,8 +73,10 @@ let package = Package(
         .testTarget(name: "FreqMaskTests", dependencies: ["FreqMask", "TensorCore", "ReferenceParity"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TensorCore"]),
         .testTarget(name: "HSNetCoreTests", dependencies: ["HSNetCore", "FreqMask", "Imaging", "TensorCore", "ReferenceParity"]),
-        .testTarget(name: "FinetuneTests", dependencies: ["Finetune", "HSNetCore", "FreqMask", "Imaging", "TensorCore", "ReferenceParity"]),
-        .testTarget(name: "cdfssTests", dependencies: ["TensorCore", "FreqMask", "Imaging", "HSNetCore", "Finetune"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Imaging", "TensorCore"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "HSNetCore", "TensorCore"]),
+        .testTarget(name: "FinetuneTests", dependencies: ["Finetune", "Datasets", "Evaluation", "Report", "HSNetCore", "FreqMask", "Imaging", "TensorCore", "ReferenceParity"]),
+        .testTarget(name: "cdfssTests", dependencies: ["TensorCore", "FreqMask", "Imaging", "HSNetCore", "Datasets", "Evaluation", "Finetune", "Report"]),
     ],
     // Kernels hand unsafe buffers to worker threads; Swift 5 mode keeps that free of
     // Sendable ceremony, and the kernels themselves guarantee disjoint writes.

@@ -1,5 +1,5 @@
 // libFuzzer target: evaluation reports as `report show` and `report merge` read them.
-import Finetune
+import Evaluation
 import Foundation
 import TensorCore
 

@@ -43,7 +43,7 @@ modules() {
     case "$1" in
         checkpoint|safetensors|numpy) echo "TensorCore" ;;
         png|jpeg|tiff) echo "Imaging TensorCore" ;;
-        report) echo "Finetune HSNetCore FreqMask Imaging TensorCore" ;;
+        report) echo "Evaluation Datasets HSNetCore FreqMask Imaging TensorCore" ;;
     esac
 }
 
@@ -52,7 +52,7 @@ for target in "${targets[@]}"; do harness "$target" >/dev/null; done
 echo "== building the libraries with -sanitize=$SANITIZE in $SCRATCH"
 # Only the library targets are built (no executable, no tests): nothing here is linked by
 # SwiftPM, so libFuzzer's own main never meets the command line's.
-$SWIFT build -c release --scratch-path "$SCRATCH" --target Finetune \
+$SWIFT build -c release --scratch-path "$SCRATCH" --target Evaluation \
     -Xswiftc -sanitize=$SANITIZE
 bin="$SCRATCH/release"
 libraries=$(pkg-config --libs fftw3f openblas libpng libtiff-4 libjpeg zlib)

@@ -1,3 +1,5 @@
+import Datasets
+import Evaluation
 import TensorCore
 
 /// One training episode made from the adaptation images: image `support` (with its mask)

@@ -1,3 +1,5 @@
+import Datasets
+import Evaluation
 import Foundation
 import TensorCore
 

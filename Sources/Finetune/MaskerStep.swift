@@ -1,3 +1,5 @@
+import Datasets
+import Evaluation
 import FreqMask
 import HSNetCore
 import TensorCore

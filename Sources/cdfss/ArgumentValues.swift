@@ -1,5 +1,8 @@
 import ArgumentParser
+import Datasets
+import Evaluation
 import Finetune
+import Report
 
 // The library's enumerations as option values, in one place: ArgumentParser lists their
 // cases in help and in the error for an unknown value.

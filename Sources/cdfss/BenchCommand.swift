@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
+import Datasets
+import Evaluation
 import Finetune
+import Report
 import FreqMask
 import HSNetCore
 import TensorCore

@@ -1,5 +1,8 @@
 import ArgumentParser
+import Datasets
+import Evaluation
 import Finetune
+import Report
 import Foundation
 import FreqMask
 import HSNetCore

@@ -1,4 +1,7 @@
+import Datasets
+import Evaluation
 import Finetune
+import Report
 import Foundation
 import FreqMask
 import HSNetCore
