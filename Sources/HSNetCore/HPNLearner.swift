@@ -238,128 +238,27 @@ public struct HPNLearner {
     }
 }
 
-// MARK: Training: the gradient for the layer-4 pyramid
-
-extension HPNLearner.BuildingBlock {
-    /// What the block's backward needs: the input's shape, and per layer the convolution's
-    /// output (GroupNorm's input) and the ReLU's output.
-    public struct Tape {
-        let inputShape: [Int]
-        var normInputs: [Tensor] = []
-        var outputs: [Tensor] = []
-    }
-
-    /// `forward`, keeping what `backwardInput` needs.
-    public func forwardForTraining(_ x: Tensor) -> (output: Tensor, tape: Tape) {
-        var tape = Tape(inputShape: x.shape)
-        var h = x
-        for (convolution, norm) in zip(convolutions, norms) {
-            let convolved = convolution.forward(h)
-            h = norm.forward(convolved)
-            ReLU.apply(to: &h)
-            tape.normInputs.append(convolved)
-            tape.outputs.append(h)
-        }
-        return (h, tape)
-    }
-
-    /// The gradient for the block's input (the weights are frozen: no parameter gradients).
-    public func backwardInput(_ gradOutput: Tensor, tape: Tape) -> Tensor {
-        var grad = gradOutput
-        for layer in convolutions.indices.reversed() {
-            grad = ReLU.backward(grad, output: tape.outputs[layer])
-            grad = norms[layer].backwardInput(grad, input: tape.normInputs[layer])
-            let inputShape = layer == 0 ? tape.inputShape : tape.outputs[layer - 1].shape
-            grad = convolutions[layer].backwardInput(grad, inputShape: inputShape)
-        }
-        return grad
-    }
-}
+// MARK: Parameters by name
 
 extension HPNLearner {
-    /// What `backwardToLayer4Pyramid` needs from `forwardForTraining`.
-    public struct Tape {
-        let squeeze4: BuildingBlock.Tape
-        let squeezed4Shape: [Int]
-        let mix43: BuildingBlock.Tape
-        let mixed43Shape: [Int]
-        let mix432: BuildingBlock.Tape
-        let mixed432Shape: [Int]
-        let encodedShape: [Int]
-        /// Decoder: the ReLU outputs after decoder1.0, decoder1.2 and decoder2.0, and the
-        /// upsampled map's shape.
-        let decoderOutputs: [Tensor]
-        let upsampledShape: [Int]
-    }
-
-    /// The learner's forward when only the layer-4 pyramid changes between calls (fine-tuning
-    /// the layer-4 maskers): `squeezed3` and `squeezed2` are the squeezed layer-3 and layer-2
-    /// pyramids, computed once (`squeezingBlock(forLayer:)`). Returns the decoder's logits
-    /// [1, 2, 2 Wa2, 2 Wa2] and what the backward needs.
-    public func forwardForTraining(layer4Pyramid: Tensor, squeezed3: Tensor, squeezed2: Tensor) throws
-        -> (logits: Tensor, tape: Tape) {
-        let (sqz4, squeezeTape) = encoderLayer4.forwardForTraining(layer4Pyramid)
-        let (mixed43, mix43Tape) = encoderLayer4to3.forwardForTraining(try Self.addUpsampled(sqz4, to: squeezed3))
-        let (mixed432, mix432Tape) = encoderLayer3to2.forwardForTraining(try Self.addUpsampled(mixed43, to: squeezed2))
-        let encoded = Self.meanOverSupportDims(mixed432)
-
-        var outputs: [Tensor] = []
-        var x = decoder[0].forward(encoded)
-        ReLU.apply(to: &x)
-        outputs.append(x)
-        x = decoder[1].forward(x)
-        ReLU.apply(to: &x)
-        outputs.append(x)
-        let side = 2 * x.shape[3]
-        x = BilinearResize(outputHeight: side, outputWidth: side).forward(x)
-        let upsampledShape = x.shape
-        x = decoder[2].forward(x)
-        ReLU.apply(to: &x)
-        outputs.append(x)
-        let logits = decoder[3].forward(x)
-        let tape = Tape(squeeze4: squeezeTape, squeezed4Shape: sqz4.shape, mix43: mix43Tape, mixed43Shape: mixed43.shape,
-                        mix432: mix432Tape, mixed432Shape: mixed432.shape, encodedShape: encoded.shape,
-                        decoderOutputs: outputs, upsampledShape: upsampledShape)
-        return (logits, tape)
-    }
-
-    /// The gradient for the layer-4 pyramid from the gradient of the decoder's logits, back
-    /// through the decoder, the mean over support dims, both mixing blocks with their
-    /// query-dims upsamplings, and the layer-4 squeezing block. The learner's weights are frozen.
-    public func backwardToLayer4Pyramid(_ gradLogits: Tensor, tape: Tape) -> Tensor {
-        let outputs = tape.decoderOutputs
-        var grad = decoder[3].backwardInput(gradLogits, inputShape: outputs[2].shape)
-        grad = ReLU.backward(grad, output: outputs[2])
-        grad = decoder[2].backwardInput(grad, inputShape: tape.upsampledShape)
-        grad = BilinearResize(outputHeight: tape.upsampledShape[2], outputWidth: tape.upsampledShape[3])
-            .backward(grad, inputShape: outputs[1].shape)
-        grad = ReLU.backward(grad, output: outputs[1])
-        grad = decoder[1].backwardInput(grad, inputShape: outputs[0].shape)
-        grad = ReLU.backward(grad, output: outputs[0])
-        grad = decoder[0].backwardInput(grad, inputShape: tape.encodedShape)
-
-        grad = Self.meanOverSupportDimsBackward(grad, inputShape: tape.mixed432Shape)
-        grad = encoderLayer3to2.backwardInput(grad, tape: tape.mix432)
-        // The sum's gradient reaches both terms; only the upsampled coarse one leads to layer 4.
-        grad = BilinearResize(outputHeight: tape.mixed432Shape[2], outputWidth: tape.mixed432Shape[3])
-            .backward(grad, inputShape: tape.mixed43Shape, heightAxis: 2)
-        grad = encoderLayer4to3.backwardInput(grad, tape: tape.mix43)
-        grad = BilinearResize(outputHeight: tape.mixed43Shape[2], outputWidth: tape.mixed43Shape[3])
-            .backward(grad, inputShape: tape.squeezed4Shape, heightAxis: 2)
-        return encoderLayer4.backwardInput(grad, tape: tape.squeeze4)
-    }
-
-    /// [B, C, Ha, Wa] -> [B, C, Ha, Wa, Hb, Wb]: each support position gets 1/(Hb Wb) of the gradient.
-    static func meanOverSupportDimsBackward(_ grad: Tensor, inputShape: [Int]) -> Tensor {
-        let inner = inputShape[4] * inputShape[5]
-        let scale = 1 / Float(inner)
-        return Tensor(shape: inputShape) { out in
-            grad.withUnsafeBufferPointer { g in
-                for i in 0..<g.count {
-                    let value = g[i] * scale
-                    for s in 0..<inner { out[i * inner + s] = value }
+    /// Every parameter, named and ordered as `parameterShapes` (relative to `hpn_learner.`).
+    public var namedParameters: [(name: String, tensor: Tensor)] {
+        var named: [(name: String, tensor: Tensor)] = []
+        let blocks = [encoderLayer4, encoderLayer3, encoderLayer2, encoderLayer4to3, encoderLayer3to2]
+        for (spec, block) in zip(Self.blockSpecs, blocks) {
+            for (i, (convolution, norm)) in zip(block.convolutions, block.norms).enumerated() {
+                for (conv, layer) in [("conv1", convolution.conv1), ("conv2", convolution.conv2)] {
+                    named.append(("\(spec.name).\(3 * i).\(conv).weight", layer.weight))
+                    named.append(("\(spec.name).\(3 * i).\(conv).bias", layer.bias!))
                 }
+                named.append(("\(spec.name).\(3 * i + 1).weight", norm.weight))
+                named.append(("\(spec.name).\(3 * i + 1).bias", norm.bias))
             }
         }
+        for (spec, conv) in zip(Self.decoderSpecs, decoder) {
+            named.append(("\(spec.name).weight", conv.weight))
+            named.append(("\(spec.name).bias", conv.bias!))
+        }
+        return named
     }
 }

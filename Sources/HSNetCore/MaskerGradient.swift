@@ -188,34 +188,37 @@ extension HSNet {
         }
     }
 
-    /// The mean cross-entropy of 2-class logits [1, 2, H, W] against a 0/1 target [H, W]
-    /// (torch's `F.cross_entropy`), accumulated in double precision, and its gradient
-    /// (softmax − onehot) / (H W).
+    /// The mean cross-entropy of 2-class logits [B, 2, H, W] against 0/1 targets [B, H, W]
+    /// (or [H, W] when B is 1), as torch's `F.cross_entropy` averages over every pixel of the
+    /// batch, accumulated in double precision, and its gradient (softmax − onehot) / (B H W).
     public static func crossEntropy(logits: Tensor, target: Tensor) -> (loss: Float, gradient: Tensor) {
-        precondition(logits.rank == 4 && logits.shape[0] == 1 && logits.shape[1] == 2
-                     && target.count == logits.shape[2] * logits.shape[3],
+        precondition(logits.rank == 4 && logits.shape[1] == 2
+                     && target.count == logits.shape[0] * logits.shape[2] * logits.shape[3],
                      "cross-entropy: logits \(logits.shapeDescription) and target \(target.shapeDescription) do not fit")
-        let n = target.count
-        let scale = 1 / Float(n)
+        let plane = logits.shape[2] * logits.shape[3]
+        let scale = 1 / Float(target.count)
         var total = 0.0
         let gradient = Tensor(shape: logits.shape) { out in
             logits.withUnsafeBufferPointer { l in
                 target.withUnsafeBufferPointer { y in
-                    for i in 0..<n {
-                        let (a, b) = (l[i], l[n + i])
-                        let m = max(a, b)
-                        let (ea, eb) = (exp(Double(a - m)), exp(Double(b - m)))
-                        let logSum = Double(m) + log(ea + eb)
-                        let foreground = y[i] != 0
-                        total += logSum - Double(foreground ? b : a)
-                        let p1 = Float(eb / (ea + eb))
-                        out[i] = ((1 - p1) - (foreground ? 0 : 1)) * scale
-                        out[n + i] = (p1 - (foreground ? 1 : 0)) * scale
+                    for b in 0..<logits.shape[0] {
+                        let (background, foreground) = (2 * b * plane, (2 * b + 1) * plane)
+                        for i in 0..<plane {
+                            let (a, c) = (l[background + i], l[foreground + i])
+                            let m = max(a, c)
+                            let (ea, ec) = (exp(Double(a - m)), exp(Double(c - m)))
+                            let logSum = Double(m) + log(ea + ec)
+                            let isForeground = y[b * plane + i] != 0
+                            total += logSum - Double(isForeground ? c : a)
+                            let p1 = Float(ec / (ea + ec))
+                            out[background + i] = ((1 - p1) - (isForeground ? 0 : 1)) * scale
+                            out[foreground + i] = (p1 - (isForeground ? 1 : 0)) * scale
+                        }
                     }
                 }
             }
         }
-        return (Float(total / Double(n)), gradient)
+        return (Float(total / Double(target.count)), gradient)
     }
 
     /// Plug-ins in layer-2/3 slots would change the layer-2/3 pyramids, which the learner's

@@ -1,0 +1,215 @@
+import TensorCore
+
+// The learner's backward, beside the forward passes that keep what it needs. Two callers:
+// masker fine-tuning (the learner frozen: only the gradient for the layer-4 pyramid, which
+// leads to the plug-ins) and learner training (every weight gradient, no pyramid gradient:
+// the correlations come from the frozen backbone).
+
+extension HPNLearner.BuildingBlock {
+    /// What the block's backward needs: per layer the convolution's input, its output
+    /// (GroupNorm's input) and the ReLU's output.
+    public struct Tape {
+        /// The block's input; kept only when weight gradients are wanted (the first
+        /// convolution's weight gradient needs it; its input gradient needs only the shape).
+        let input: Tensor?
+        let inputShape: [Int]
+        var normInputs: [Tensor] = []
+        var outputs: [Tensor] = []
+    }
+
+    /// `forward`, keeping what `backward` needs.
+    public func forwardForTraining(_ x: Tensor, keepingInput: Bool = false) -> (output: Tensor, tape: Tape) {
+        var tape = Tape(input: keepingInput ? x : nil, inputShape: x.shape)
+        var h = x
+        for (convolution, norm) in zip(convolutions, norms) {
+            let convolved = convolution.forward(h)
+            h = norm.forward(convolved)
+            ReLU.apply(to: &h)
+            tape.normInputs.append(convolved)
+            tape.outputs.append(h)
+        }
+        return (h, tape)
+    }
+
+    /// The gradient for the block's input (nil when `inputGradient` is false), and with a
+    /// non-nil `parameters` the gradients of every weight, added under `prefix` + the
+    /// PyTorch names (`0.conv1.weight`, `1.weight` for the GroupNorm after it, ...).
+    public func backward(_ gradOutput: Tensor, tape: Tape, inputGradient: Bool = true,
+                         parameters: UnsafeMutablePointer<[String: Tensor]>? = nil, prefix: String = "") -> Tensor? {
+        var grad = gradOutput
+        for layer in convolutions.indices.reversed() {
+            grad = ReLU.backward(grad, output: tape.outputs[layer])
+            if let parameters {
+                let norm = norms[layer].parameterGradients(grad, input: tape.normInputs[layer])
+                parameters.pointee["\(prefix)\(3 * layer + 1).weight"] = norm.weight
+                parameters.pointee["\(prefix)\(3 * layer + 1).bias"] = norm.bias
+            }
+            grad = norms[layer].backwardInput(grad, input: tape.normInputs[layer])
+            if let parameters {
+                guard let input = layer == 0 ? tape.input : tape.outputs[layer - 1] else {
+                    preconditionFailure("BuildingBlock.backward: weight gradients need forwardForTraining(keepingInput: true)")
+                }
+                let conv = convolutions[layer].parameterGradients(grad, input: input)
+                let name = "\(prefix)\(3 * layer)"
+                parameters.pointee[name + ".conv1.weight"] = conv.conv1Weight
+                parameters.pointee[name + ".conv1.bias"] = conv.conv1Bias
+                parameters.pointee[name + ".conv2.weight"] = conv.conv2Weight
+                parameters.pointee[name + ".conv2.bias"] = conv.conv2Bias
+            }
+            if layer == 0 && !inputGradient { return nil }
+            let inputShape = layer == 0 ? tape.inputShape : tape.outputs[layer - 1].shape
+            grad = convolutions[layer].backwardInput(grad, inputShape: inputShape)
+        }
+        return grad
+    }
+
+    /// The gradient for the block's input; the weights are frozen.
+    public func backwardInput(_ gradOutput: Tensor, tape: Tape) -> Tensor {
+        backward(gradOutput, tape: tape)!
+    }
+}
+
+extension HPNLearner {
+    /// What the learner's backward needs from a training forward.
+    public struct Tape {
+        /// The squeezing blocks' tapes for layers 4, 3 and 2 (only layer 4 when the layer-3
+        /// and layer-2 encodings were given squeezed, as in masker fine-tuning).
+        let squeeze: [Int: BuildingBlock.Tape]
+        let squeezedShapes: [Int: [Int]]
+        let mix43: BuildingBlock.Tape
+        let mixed43Shape: [Int]
+        let mix432: BuildingBlock.Tape
+        let mixed432Shape: [Int]
+        /// The decoder's convolution inputs: the encoding, the ReLU outputs after decoder1.0
+        /// and decoder1.2, the upsampled map, the ReLU output after decoder2.0.
+        let decoderInputs: [Tensor]
+        let weightGradients: Bool
+    }
+
+    /// The learner on the three pyramids [layer 4, layer 3, layer 2], keeping what `backward`
+    /// needs for every weight gradient (learner training). Logits [B, 2, 2 Wa2, 2 Wa2].
+    public func forwardForTraining(pyramids: [Tensor]) throws -> (logits: Tensor, tape: Tape) {
+        precondition(pyramids.count == 3)
+        var squeeze: [Int: BuildingBlock.Tape] = [:]
+        var squeezed: [Int: Tensor] = [:]
+        for (layer, pyramid) in zip([4, 3, 2], pyramids) {
+            (squeezed[layer], squeeze[layer]) = squeezingBlock(forLayer: layer).forwardForTraining(pyramid, keepingInput: true)
+        }
+        return try mixAndDecodeForTraining(squeezed: squeezed, squeeze: squeeze, weightGradients: true)
+    }
+
+    /// The learner's forward when only the layer-4 pyramid changes between calls (fine-tuning
+    /// the layer-4 maskers): `squeezed3` and `squeezed2` are the squeezed layer-3 and layer-2
+    /// pyramids, computed once (`squeezingBlock(forLayer:)`). The backward gives the gradient
+    /// for the layer-4 pyramid only.
+    public func forwardForTraining(layer4Pyramid: Tensor, squeezed3: Tensor, squeezed2: Tensor) throws
+        -> (logits: Tensor, tape: Tape) {
+        let (sqz4, squeezeTape) = encoderLayer4.forwardForTraining(layer4Pyramid)
+        return try mixAndDecodeForTraining(squeezed: [4: sqz4, 3: squeezed3, 2: squeezed2], squeeze: [4: squeezeTape],
+                                           weightGradients: false)
+    }
+
+    private func mixAndDecodeForTraining(squeezed: [Int: Tensor], squeeze: [Int: BuildingBlock.Tape], weightGradients: Bool) throws
+        -> (logits: Tensor, tape: Tape) {
+        let (mixed43, mix43Tape) = encoderLayer4to3.forwardForTraining(
+            try Self.addUpsampled(squeezed[4]!, to: squeezed[3]!), keepingInput: weightGradients)
+        let (mixed432, mix432Tape) = encoderLayer3to2.forwardForTraining(
+            try Self.addUpsampled(mixed43, to: squeezed[2]!), keepingInput: weightGradients)
+        var inputs = [Self.meanOverSupportDims(mixed432)]
+        var x = decoder[0].forward(inputs[0])
+        ReLU.apply(to: &x)
+        inputs.append(x)
+        x = decoder[1].forward(x)
+        ReLU.apply(to: &x)
+        inputs.append(x)
+        let side = 2 * x.shape[3]
+        x = BilinearResize(outputHeight: side, outputWidth: side).forward(x)
+        inputs.append(x)
+        x = decoder[2].forward(x)
+        ReLU.apply(to: &x)
+        inputs.append(x)
+        let logits = decoder[3].forward(x)
+        let tape = Tape(squeeze: squeeze, squeezedShapes: squeezed.mapValues(\.shape), mix43: mix43Tape,
+                        mixed43Shape: mixed43.shape, mix432: mix432Tape, mixed432Shape: mixed432.shape,
+                        decoderInputs: inputs, weightGradients: weightGradients)
+        return (logits, tape)
+    }
+
+    /// The gradient of every learner weight from the gradient of the decoder's logits, named
+    /// as `parameterShapes` names them (relative to `hpn_learner.`). The tape must come from
+    /// `forwardForTraining(pyramids:)`.
+    public func weightGradients(_ gradLogits: Tensor, tape: Tape) -> [String: Tensor] {
+        precondition(tape.weightGradients && tape.squeeze.count == 3,
+                     "HPNLearner.weightGradients: the tape comes from forwardForTraining(pyramids:)")
+        var parameters: [String: Tensor] = [:]
+        withUnsafeMutablePointer(to: &parameters) { sink in
+            let gradSqueezed = backwardThroughMixing(gradLogits, tape: tape, parameters: sink)
+            for layer in [4, 3, 2] {
+                _ = squeezingBlock(forLayer: layer).backward(gradSqueezed[layer]!, tape: tape.squeeze[layer]!, inputGradient: false,
+                                                             parameters: sink, prefix: "encoder_layer\(layer).")
+            }
+        }
+        return parameters
+    }
+
+    /// The gradient for the layer-4 pyramid from the gradient of the decoder's logits, back
+    /// through the decoder, the mean over support dims, both mixing blocks with their
+    /// query-dims upsamplings, and the layer-4 squeezing block. The learner's weights are frozen.
+    public func backwardToLayer4Pyramid(_ gradLogits: Tensor, tape: Tape) -> Tensor {
+        let gradSqueezed = backwardThroughMixing(gradLogits, tape: tape, parameters: nil, onlyLayer4: true)
+        return encoderLayer4.backwardInput(gradSqueezed[4]!, tape: tape.squeeze[4]!)
+    }
+
+    /// Back through the decoder and the mixing blocks to the squeezed pyramids (with
+    /// `onlyLayer4`, the gradients for the finer levels, which lead nowhere, are not formed).
+    private func backwardThroughMixing(_ gradLogits: Tensor, tape: Tape, parameters: UnsafeMutablePointer<[String: Tensor]>?,
+                                       onlyLayer4: Bool = false) -> [Int: Tensor] {
+        let inputs = tape.decoderInputs
+        func convBackward(_ index: Int, _ grad: Tensor) -> Tensor {
+            if let parameters {
+                let name = Self.decoderSpecs[index].name
+                let g = decoder[index].parameterGradients(grad, input: inputs[index < 2 ? index : index + 1])
+                parameters.pointee[name + ".weight"] = g.weight
+                parameters.pointee[name + ".bias"] = g.bias
+            }
+            return decoder[index].backwardInput(grad, inputShape: inputs[index < 2 ? index : index + 1].shape)
+        }
+        var grad = convBackward(3, gradLogits)
+        grad = ReLU.backward(grad, output: inputs[4])
+        grad = convBackward(2, grad)
+        grad = BilinearResize(outputHeight: inputs[3].shape[2], outputWidth: inputs[3].shape[3])
+            .backward(grad, inputShape: inputs[2].shape)
+        grad = ReLU.backward(grad, output: inputs[2])
+        grad = convBackward(1, grad)
+        grad = ReLU.backward(grad, output: inputs[1])
+        grad = convBackward(0, grad)
+
+        var squeezed: [Int: Tensor] = [:]
+        grad = Self.meanOverSupportDimsBackward(grad, inputShape: tape.mixed432Shape)
+        grad = encoderLayer3to2.backward(grad, tape: tape.mix432, parameters: parameters, prefix: "encoder_layer3to2.")!
+        // A sum's gradient reaches both terms: the fine level as it is, the coarse one through
+        // the adjoint of its upsampling.
+        if !onlyLayer4 { squeezed[2] = grad }
+        grad = BilinearResize(outputHeight: tape.mixed432Shape[2], outputWidth: tape.mixed432Shape[3])
+            .backward(grad, inputShape: tape.mixed43Shape, heightAxis: 2)
+        grad = encoderLayer4to3.backward(grad, tape: tape.mix43, parameters: parameters, prefix: "encoder_layer4to3.")!
+        if !onlyLayer4 { squeezed[3] = grad }
+        squeezed[4] = BilinearResize(outputHeight: tape.mixed43Shape[2], outputWidth: tape.mixed43Shape[3])
+            .backward(grad, inputShape: tape.squeezedShapes[4]!, heightAxis: 2)
+        return squeezed
+    }
+
+    /// [B, C, Ha, Wa] -> [B, C, Ha, Wa, Hb, Wb]: each support position gets 1/(Hb Wb) of the gradient.
+    static func meanOverSupportDimsBackward(_ grad: Tensor, inputShape: [Int]) -> Tensor {
+        let inner = inputShape[4] * inputShape[5]
+        let scale = 1 / Float(inner)
+        return Tensor(shape: inputShape) { out in
+            grad.withUnsafeBufferPointer { g in
+                for i in 0..<g.count {
+                    let value = g[i] * scale
+                    for s in 0..<inner { out[i * inner + s] = value }
+                }
+            }
+        }
+    }
+}
