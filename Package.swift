@@ -49,7 +49,8 @@ let package = Package(
         // Benchmark layouts, dataset checks, synthetic target styles.
         .target(
             name: "Datasets", dependencies: ["TensorCore", "Imaging"],
-            resources: [.copy("Resources/fss1000-test-classes.txt")], swiftSettings: kernelFlags),
+            resources: [.copy("Resources/fss1000-test-classes.txt"), .copy("Resources/fss1000-val-classes.txt"),
+                        .copy("Resources/pascal")], swiftSettings: kernelFlags),
         // Episodes, scores, reports, shards, and the diagnostics that evaluate a model
         // (channel correlation, filter sweeps, feature export).
         .target(name: "Evaluation", dependencies: ["TensorCore", "FreqMask", "Imaging", "HSNetCore", "Datasets"],

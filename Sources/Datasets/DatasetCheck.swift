@@ -73,9 +73,11 @@ public enum DatasetCheck {
     /// An episode needs a support and a different query.
     public static let minimumSamplesPerClass = 2
 
-    public static func run(_ kind: BenchmarkKind, datapath: URL) throws -> DatasetCheckReport {
+    /// Checks `kind` under `datapath`; for FSS-1000, the classes of `fssSplit` (test by default).
+    public static func run(_ kind: BenchmarkKind, datapath: URL, fssSplit: FSS1000Split = .test) throws -> DatasetCheckReport {
         let root = datapath.standardizedFileURL
-        let scan = try LayoutScan.scan(kind, datapath: root)
+        try TargetDataset.checkSplit(kind, fssSplit)
+        let scan = try LayoutScan.scan(kind, datapath: root, fssSplit: fssSplit)
         var problems = scan.problems
 
         // Decoding is the slow part and each sample is independent; results land in a slot

@@ -63,15 +63,15 @@ struct LayoutScan {
         self.root = root
     }
 
-    /// Walks the layout of `kind` under `datapath`.
-    static func scan(_ kind: BenchmarkKind, datapath: URL) throws -> LayoutScan {
+    /// Walks the layout of `kind` under `datapath` (for FSS-1000, the classes of `fssSplit`).
+    static func scan(_ kind: BenchmarkKind, datapath: URL, fssSplit: FSS1000Split = .test) throws -> LayoutScan {
         var scan = LayoutScan(kind: kind, root: datapath)
         guard scan.folder("", className: nil) != nil else { return scan }
         switch kind {
         case .deepglobe: DeepglobeLayout.scan(&scan)
         case .isic: ISICLayout.scan(&scan)
         case .lung: ChestXrayLayout.scan(&scan)
-        case .fss: FSS1000Layout.scan(&scan, testClasses: try FSS1000Layout.testClasses())
+        case .fss: FSS1000Layout.scan(&scan, classes: try FSS1000Layout.classes(of: fssSplit))
         case .folder: FolderLayout.scan(&scan)
         }
         scan.finish()

@@ -138,7 +138,12 @@ enum PNGDecoder {
 
     // MARK: decoding
 
-    private static func decodeRows(_ bytes: UnsafeBufferPointer<UInt8>, header: Header) throws -> DecodedImage {
+    /// Hands `body` the image's samples as libpng delivers them (one byte per sample below 8
+    /// bits, two big-endian bytes at 16, interlacing undone), row after row, and the palette
+    /// (256 RGB entries, missing ones black). Shared by the picture path, which converts as PIL
+    /// does, and the label path (`LabelImage`), which keeps the samples as they are.
+    static func withSamples<T>(_ bytes: UnsafeBufferPointer<UInt8>, header: Header,
+                               _ body: (_ samples: UnsafeBufferPointer<UInt8>, _ palette: UnsafePointer<UInt8>) throws -> T) throws -> T {
         let width = header.width, height = header.height
         // Rows as libpng delivers them with packing (one byte per sample below 8 bits)
         // and interlace handling: samples of 1 or 2 bytes, big-endian.
@@ -188,9 +193,21 @@ enum PNGDecoder {
             }
         }
         guard cdfss_png_read_image(png, rows) != 0 else { throw failure() }
+        return try body(UnsafeBufferPointer(start: raw, count: rawCount), UnsafePointer(palette))
+    }
 
+    private static func decodeRows(_ bytes: UnsafeBufferPointer<UInt8>, header: Header) throws -> DecodedImage {
+        try withSamples(bytes, header: header) { source, palette in
+            try convert(source, palette: palette, header: header)
+        }
+    }
+
+    /// PIL's reading of the samples, before `convert('RGB')` or `convert('L')` picks a side.
+    private static func convert(_ source: UnsafeBufferPointer<UInt8>, palette: UnsafePointer<UInt8>,
+                                header: Header) throws -> DecodedImage {
+        let width = header.width, height = header.height
+        let sampleBytes = header.bitDepth == 16 ? 2 : 1
         let pixelCount = width * height
-        let source = UnsafeBufferPointer(start: raw, count: rawCount)
         switch (header.colorType, header.bitDepth) {
         case (0, let depth) where depth < 8:
             let scale = UInt8(255 / ((1 << depth) - 1))
