@@ -7,7 +7,7 @@ import TensorCore
 /// masker and the images: a resumed run must use the same settings (only `steps` may grow,
 /// and only with a constant learning rate).
 public struct FineTuneSettings: Equatable, Sendable {
-    public enum Algorithm: String, CaseIterable, Sendable {
+    public enum Algorithm: String, CaseIterable, Codable, Sendable {
         case adam
         case sgd
     }

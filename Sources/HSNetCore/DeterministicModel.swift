@@ -5,8 +5,12 @@ extension HSNet {
     /// reference fixtures (`detFill`): pseudo-random values of the right scale, the same on
     /// every machine. What the benchmarks and the fixture tests run on; no maskers installed.
     public static func withDeterministicWeights() throws -> HSNet {
-        let backbone = ResNet50Backbone.parameterShapes.map { (name: "backbone." + $0.name, tensor: detFill(name: "backbone." + $0.name, shape: $0.shape)) }
         let learner = HPNLearner.parameterShapes.map { (name: "hpn_learner." + $0.name, tensor: detFill(name: "hpn_learner." + $0.name, shape: $0.shape)) }
-        return try HSNet(stateDict: backbone + learner, source: "deterministic weights")
+        return try HSNet(stateDict: deterministicBackboneStateDict + learner, source: "deterministic weights")
+    }
+
+    /// The det-fill backbone as a checkpoint holds it (`backbone.*`, BatchNorm unfolded).
+    public static var deterministicBackboneStateDict: [(name: String, tensor: Tensor)] {
+        ResNet50Backbone.parameterShapes.map { (name: "backbone." + $0.name, tensor: detFill(name: "backbone." + $0.name, shape: $0.shape)) }
     }
 }

@@ -21,11 +21,7 @@
 public func detFill(name: String, shape: [Int]) -> Tensor {
     let count = shape.reduce(1, *)
     let rule = DetFillRule(name: name, shape: shape)
-    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-    for byte in ("shared:" + name).utf8 {
-        hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
-    }
-    let seed = hash
+    let seed = fnv1a64("shared:" + name)
     return Tensor(shape: shape) { out in
         let base = out.baseAddress
         parallelFor(count, minimumChunk: 1 << 16) { range in
@@ -97,4 +93,12 @@ private enum DetFillRule {
 
 private extension Character {
     var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+/// FNV-1a, 64 bits, of a text's UTF-8 bytes: a stable hash of a parameter name, for values
+/// and seeds that must not depend on the machine or the run.
+public func fnv1a64(_ text: String) -> UInt64 {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+    return hash
 }

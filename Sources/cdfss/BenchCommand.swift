@@ -26,17 +26,22 @@ struct BenchCommand: ParsableCommand {
             finetune: one fine-tuning step (one pair, 400 x 400, APM-M + ACPA, Adam) once the \
             pair's features are cached: the layer-4 path forward and backward and the update.
             layers: the convolution kernels on ResNet-50 and learner shapes, with GFLOP/s.
+            train: one training step of the learner (`cdfss train`: batch 4, 400 x 400, Adam) \
+            on synthetic source pictures over the deterministic backbone, taps cached as in \
+            training and the pyramids recomputed (episodes rarely recur); the process's peak \
+            resident memory after it. The published code's step, which also runs the backbone: \
+            scripts/bench/torch_train_step.py.
             correlation: `analyze correlation` of 20 pictures at 400 x 400 with APM-M and \
             ACPA, over the three layer-4 taps (the default) and over all 13, per picture, \
             beside the backbone passes alone (two side by side, as the analysis runs them).
             """)
 
     enum Suite: String, ExpressibleByArgument, CaseIterable {
-        case episode, maskers, finetune, layers, correlation
+        case episode, maskers, finetune, train, layers, correlation
     }
 
-    @Option(parsing: .upToNextOption, help: "Benchmarks to run: episode, maskers, finetune, layers, correlation (default: episode maskers finetune).")
-    var suites: [Suite] = [.episode, .maskers, .finetune]
+    @Option(parsing: .upToNextOption, help: "Benchmarks to run: episode, maskers, finetune, train, layers, correlation (default: episode maskers finetune train).")
+    var suites: [Suite] = [.episode, .maskers, .finetune, .train]
 
     @Option(parsing: .unconditional, help: "Timed runs of the masker and layer benchmarks (the median is reported).")
     var runs: Int = 20
@@ -47,12 +52,15 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Timed steps of the fine-tuning benchmark.")
     var finetuneRuns: Int = 10
 
+    @Option(parsing: .unconditional, help: "Timed steps of the training benchmark.")
+    var trainRuns: Int = 5
+
     @Flag(help: "Print JSON.")
     var json = false
 
     func validate() throws {
-        guard runs > 0, episodeRuns > 0, finetuneRuns > 0 else {
-            throw ValidationError("--runs, --episode-runs and --finetune-runs must be positive")
+        guard runs > 0, episodeRuns > 0, finetuneRuns > 0, trainRuns > 0 else {
+            throw ValidationError("--runs, --episode-runs, --finetune-runs and --train-runs must be positive")
         }
     }
 
@@ -65,6 +73,7 @@ struct BenchCommand: ParsableCommand {
         if suites.contains(.episode) { results += try episodeBenchmark() }
         if suites.contains(.maskers) { results += try maskerBenchmark() }
         if suites.contains(.finetune) { results += try fineTuningBenchmark() }
+        if suites.contains(.train) { results += try trainingBenchmark() }
         if suites.contains(.layers) { results += layerBenchmarks() }
         if suites.contains(.correlation) { results += try correlationBenchmark() }
         if json {
@@ -153,6 +162,23 @@ struct BenchCommand: ParsableCommand {
         let warm = try Timing.measure(runs: finetuneRuns, warmup: 0) { try run.step() }
         return [result("finetune.step.apm-m+acpa.adam (cache warm)", shape: query.shapeDescription, warm),
                 result("  first step (fills the cache)", shape: query.shapeDescription, cold)]
+    }
+
+    /// Training steps of the learner on 2 x 4 synthetic source pictures at 400 x 400, batch 4.
+    /// Two steps first, which fill the tap cache (eight pictures), then the timed ones.
+    func trainingBenchmark() throws -> [BenchResult] {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cdfss-bench-train-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try SyntheticDomain(style: .source, classes: 2, imagesPerClass: 4, size: 400, seed: 0).write(to: folder)
+        let model = try HSNet.withDeterministicWeights()
+        let settings = LearnerTrainingSettings(epochs: 1, episodesPerEpoch: 4 * (trainRuns + 2), batch: 4, imageSize: 400,
+                                               validationEpisodes: 0)
+        let run = try LearnerTraining(model: model, training: try TrainingSet.folder(datapath: folder, classes: nil),
+                                      validation: nil, settings: settings, cacheBytes: 1 << 30, keepingPyramids: false)
+        let seconds = try Timing.measure(runs: trainRuns, warmup: 2) { _ = try run.step() }
+        var step = result("train.step.batch4.adam (taps cached, pyramids computed)", shape: "4 x [1, 3, 400, 400]", seconds)
+        step.peakResidentMegabytes = peakResidentMegabytes()
+        return [step]
     }
 
     /// The correlation analysis of 20 pseudo-random pictures, per picture, and the backbone
