@@ -2,6 +2,7 @@ import Datasets
 import Finetune
 import Foundation
 import HSNetCore
+import Imaging
 import TensorCore
 import XCTest
 
