@@ -258,14 +258,18 @@ struct TrainCommand: ParsableCommand {
         }
         let snapshot = try LearnerTrainingSnapshot.read(url)
         var saved = snapshot.settings
-        guard saved.epochs <= epochs else {
-            throw InputError("--resume: --epochs \(epochs) is fewer than the run's \(saved.epochs); a run may only grow")
-        }
         saved.epochs = epochs
+        let done = snapshot.learner.isEmpty ? 0 : Int(snapshot.metadata["training.epoch"] ?? "") ?? 0
+        guard done <= epochs else {
+            throw InputError("--resume: the run has done \(done) epochs already, more than --epochs \(epochs)")
+        }
         if saved != settings {
             let mirror = (Mirror(reflecting: saved).children, Mirror(reflecting: settings).children)
+            let options = ["episodesPerEpoch": "--episodes-per-epoch", "batch": "--batch", "learningRate": "--lr",
+                           "algorithm": "--optimizer", "imageSize": "--image-size", "seed": "--seed", "validationEpisodes": "--val-episodes"]
             for (a, b) in zip(mirror.0, mirror.1) where "\(a.value)" != "\(b.value)" {
-                throw InputError("--resume: the run was made with \(a.label ?? "?") \(a.value), this command asks for \(b.value)")
+                let option = options[a.label ?? ""] ?? a.label ?? "?"
+                throw InputError("--resume: the run was made with \(option) \(a.value), this command asks for \(b.value)")
             }
         }
         for (key, value) in provenance.sorted(by: { $0.key < $1.key }) where snapshot.metadata[key] != value {

@@ -37,6 +37,13 @@ public struct LearnerTrainingSettings: Codable, Equatable, Sendable {
         self.validationEpisodes = validationEpisodes
     }
 
+    /// What files record: every setting but `epochs`, which a resumed run may raise (so the
+    /// best checkpoint of epoch 3 is the same file whether the run was asked for 5 epochs
+    /// or for 3 and then resumed to 5).
+    enum CodingKeys: String, CodingKey {
+        case episodesPerEpoch, batch, learningRate, algorithm, imageSize, seed, validationEpisodes
+    }
+
     /// Steps per epoch: the last batch of an epoch takes what is left.
     public var stepsPerEpoch: Int { (episodesPerEpoch + batch - 1) / batch }
     public var totalSteps: Int { epochs * stepsPerEpoch }
@@ -74,7 +81,7 @@ public struct LearnerTrainingSettings: Codable, Equatable, Sendable {
         try FineTuneSettings(algorithm: algorithm).restoreOptimizer(state)
     }
 
-    /// The settings as one line of JSON (sorted keys), for checkpoints' metadata.
+    /// The settings but `epochs` as one line of JSON (sorted keys), for checkpoints' metadata.
     public var json: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
