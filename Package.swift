@@ -45,7 +45,8 @@ let package = Package(
         // Frequency-domain plug-ins: FFT plans, APM, ACPA. Knows nothing of HSNet.
         .target(name: "FreqMask", dependencies: ["TensorCore", "CFFTW"], swiftSettings: kernelFlags),
         // The HSNet model with named plug-in slots.
-        .target(name: "HSNetCore", dependencies: ["TensorCore", "FreqMask", "Imaging"], swiftSettings: kernelFlags),
+        .target(name: "HSNetCore", dependencies: ["TensorCore", "FreqMask", "Imaging"],
+                resources: [.copy("Resources/demo-learner.safetensors")], swiftSettings: kernelFlags),
         // Benchmark layouts, dataset checks, synthetic target styles.
         .target(
             name: "Datasets", dependencies: ["TensorCore", "Imaging"],

@@ -1,3 +1,4 @@
+import Foundation
 import TensorCore
 
 /// The models a `--checkpoint` may name instead of a file. `builtin:` is reserved for them,
@@ -6,6 +7,11 @@ public enum BuiltinModel: String, CaseIterable, Sendable {
     /// HSNet with deterministic pseudo-random weights (`HSNet.withDeterministicWeights()`):
     /// needs no download, shows that every step runs and how fast, never what HSNet can do.
     case deterministic = "builtin:deterministic"
+    /// The demo model: the deterministic backbone with a learner trained by `cdfss train` on
+    /// the synthetic `source` style (4 of its 6 classes, 250 Adam steps at 200 x 200;
+    /// `scripts/demo-model.sh` reproduces it). It segments source-style pictures; what it does
+    /// on other styles is what `cdfss demo` shows.
+    case demo = "builtin:demo"
 
     public static let prefix = "builtin:"
 
@@ -22,6 +28,18 @@ public enum BuiltinModel: String, CaseIterable, Sendable {
     public func load() throws -> HSNet {
         switch self {
         case .deterministic: return try HSNet.withDeterministicWeights()
+        case .demo:
+            let model = try HSNet.withDeterministicWeights()
+            model.learner = try HPNLearner(stateDict: try Self.demoLearnerStateDict(), source: "the demo model")
+            return model
         }
+    }
+
+    /// The demo model's learner as shipped (`hpn_learner.*`).
+    public static func demoLearnerStateDict() throws -> [(name: String, tensor: Tensor)] {
+        guard let url = Bundle.module.url(forResource: "demo-learner", withExtension: "safetensors") else {
+            throw InputError("the demo model's learner (demo-learner.safetensors) is missing from this build")
+        }
+        return try HSNet.readStateDict(url)
     }
 }
