@@ -6,7 +6,7 @@
 SWIFT ?= swift
 DEMO_DIR ?= .demo
 
-.PHONY: all system-packages build test demo bench kill-resume-check fuzz clean
+.PHONY: all system-packages build test demo demo-model-check bench kill-resume-check fuzz clean
 
 all: build
 
@@ -41,7 +41,12 @@ test: system-packages
 	fi
 
 demo: build
-	@./scripts/demo.sh "$$($(SWIFT) build -c release --show-bin-path)/cdfss" "$(DEMO_DIR)"
+	"$$($(SWIFT) build -c release --show-bin-path)/cdfss" demo --out "$(DEMO_DIR)"
+
+# Trains the demo model again (scripts/demo-model.sh, about 6 minutes) and checks that the
+# shipped one (builtin:demo) is what it produces; needs the test build of `make test`.
+demo-model-check: build
+	CDFSS="$$($(SWIFT) build -c release --show-bin-path)/cdfss" SWIFT=$(SWIFT) ./scripts/demo-model.sh --check .demo-model
 
 bench: build
 	"$$($(SWIFT) build -c release --show-bin-path)/cdfss" bench
@@ -61,4 +66,4 @@ fuzz: system-packages
 	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) ./scripts/fuzz.sh $(FUZZ_TARGETS)
 
 clean:
-	rm -rf .build .build-tests .build-fuzz $(DEMO_DIR) .kill-resume
+	rm -rf .build .build-tests .build-fuzz $(DEMO_DIR) .kill-resume .demo-model
