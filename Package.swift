@@ -78,6 +78,7 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Imaging", "TensorCore"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "HSNetCore", "TensorCore"]),
         .testTarget(name: "FinetuneTests", dependencies: ["Finetune", "Datasets", "Evaluation", "Report", "HSNetCore", "FreqMask", "Imaging", "TensorCore", "ReferenceParity"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Evaluation", "Datasets", "FreqMask", "Imaging", "TensorCore"]),
         .testTarget(name: "cdfssTests", dependencies: ["TensorCore", "FreqMask", "Imaging", "HSNetCore", "Datasets", "Evaluation", "Finetune", "Report"]),
     ],
     // Kernels hand unsafe buffers to worker threads; Swift 5 mode keeps that free of

@@ -7,25 +7,33 @@ extension EvaluationConfig {
     /// Used to say exactly why reports cannot be combined.
     public func firstDifference(from other: EvaluationConfig) -> (key: String, this: String, other: String)? {
         guard self != other else { return nil }
+        return differences(from: other).first ?? ("config", "\(self)", "\(other)")
+    }
+
+    /// Every key whose value differs, in sorted order (nested keys dotted), with both values
+    /// as JSON text: what sets two runs apart when their scores are compared.
+    public func differences(from other: EvaluationConfig) -> [(key: String, this: String, other: String)] {
+        guard self != other else { return [] }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         guard let a = try? JSONSerialization.jsonObject(with: encoder.encode(self)),
               let b = try? JSONSerialization.jsonObject(with: encoder.encode(other)) else {
-            return ("config", "\(self)", "\(other)")
+            return [("config", "\(self)", "\(other)")]
         }
-        return Self.difference(a, b, path: "") ?? ("config", "\(self)", "\(other)")
+        var found: [(key: String, this: String, other: String)] = []
+        Self.collectDifferences(a, b, path: "", into: &found)
+        return found
     }
 
-    private static func difference(_ a: Any, _ b: Any, path: String) -> (key: String, this: String, other: String)? {
+    private static func collectDifferences(_ a: Any, _ b: Any, path: String, into found: inout [(key: String, this: String, other: String)]) {
         if let a = a as? [String: Any], let b = b as? [String: Any] {
             for key in Set(a.keys).union(b.keys).sorted() {
-                let nested = path.isEmpty ? key : path + "." + key
-                if let found = difference(a[key] ?? NSNull(), b[key] ?? NSNull(), path: nested) { return found }
+                collectDifferences(a[key] ?? NSNull(), b[key] ?? NSNull(), path: path.isEmpty ? key : path + "." + key, into: &found)
             }
-            return nil
+            return
         }
         let (textA, textB) = (jsonText(a), jsonText(b))
-        return textA == textB ? nil : (path, textA, textB)
+        if textA != textB { found.append((path, textA, textB)) }
     }
 
     private static func jsonText(_ value: Any) -> String {

@@ -79,6 +79,16 @@ public final class MaskerFineTuning {
 
     public var completedSteps: Int { optimizer.stepCount }
 
+    /// Steps in one pass over the pairs (`batch` pairs a step). One step's loss belongs to the
+    /// pairs it drew and cycles with them; the loss is read as its running mean over this many
+    /// steps (`RunningMean`), which covers every pair about once (exactly once when the window
+    /// ends where a pass of the schedule ends).
+    public var stepsPerPass: Int { (pairs.count + settings.batch - 1) / settings.batch }
+
+    /// The mean loss of the last `stepsPerPass` steps (of all steps while there are fewer);
+    /// nil before the first step.
+    public var runningMeanLoss: Double? { RunningMean.last(lossCurve, window: stepsPerPass) }
+
     /// The pairs the next step trains on.
     public var nextPairs: [AdaptationPair] { schedule.pairs(forStep: completedSteps) }
 

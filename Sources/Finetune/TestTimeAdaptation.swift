@@ -30,34 +30,35 @@ extension DomainAdaptationSet {
 
 extension BenchmarkEvaluator {
     /// Fine-tunes the installed maskers on the domain-adaptation images (within-class pairs),
-    /// sharing the evaluator's tap cache; `progress` sees each step's number and loss.
+    /// sharing the evaluator's tap cache; `progress` sees the run after each step.
     public func adaptToDomain(_ set: DomainAdaptationSet, settings: FineTuneSettings, pairCacheBytes: Int,
-                              progress: (Int, Float) -> Void = { _, _ in }) throws -> MaskerFineTuning {
+                              progress: (MaskerFineTuning) -> Void = { _ in }) throws -> MaskerFineTuning {
         let images = try set.samples.map { try adaptationImage($0) }
         let run = try MaskerFineTuning(model: model, images: images, settings: settings, cacheBytes: pairCacheBytes,
                                        onlyPairs: set.pairs, backbone: backbone)
         while run.completedSteps < settings.steps {
-            let loss = try run.step()
-            progress(run.completedSteps, loss)
+            try run.step()
+            progress(run)
         }
         return run
     }
 
     /// Installs a fresh copy of `start` and fine-tunes it on the supports of `plan`. Returns
-    /// false (and leaves the fresh copy untrained) when every support mask is empty.
+    /// the run (its loss curve), or nil (leaving the fresh copy untrained) when every support
+    /// mask is empty.
     @discardableResult
     public func adaptToEpisode(_ plan: EpisodePlan, start: MaskerState, settings: FineTuneSettings, runSeed: UInt64,
-                               pairCacheBytes: Int) throws -> Bool {
+                               pairCacheBytes: Int) throws -> MaskerFineTuning? {
         let copy = try MaskerState(stateDict: start.stateDict)
         try model.installFrequencyMaskers(amplitudePhase: copy.amplitudePhase, channelAttention: copy.channelAttention,
                                           imageSize: imageSize)
         let images = try plan.supports.map { try adaptationImage($0) }
-        guard images.contains(where: { !$0.hasEmptyMask }) else { return false }
+        guard images.contains(where: { !$0.hasEmptyMask }) else { return nil }
         var episodeSettings = settings
         episodeSettings.seed = EpisodeSampler.episodeSeed(seed: runSeed, index: plan.index)
         let run = try MaskerFineTuning(model: model, images: images, settings: episodeSettings, cacheBytes: pairCacheBytes,
                                        backbone: backbone)
         while run.completedSteps < settings.steps { try run.step() }
-        return true
+        return run
     }
 }

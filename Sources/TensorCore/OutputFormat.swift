@@ -9,6 +9,8 @@ public enum OutputFormat: String, Sendable {
     case npy
     case safetensors
     case json
+    /// A self-contained report page (`--html`).
+    case html
 
     /// What the format is called in messages.
     public var title: String {
@@ -17,6 +19,7 @@ public enum OutputFormat: String, Sendable {
         case .npy: return "a NumPy .npy array"
         case .safetensors: return "safetensors"
         case .json: return "JSON"
+        case .html: return "HTML"
         }
     }
 

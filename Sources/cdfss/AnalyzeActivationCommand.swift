@@ -29,15 +29,20 @@ struct AnalyzeActivationCommand: ParsableCommand {
     @Option(help: "Where to write the picture (PNG).")
     var output: String
 
+    @Option(help: "Also write a self-contained HTML report here (the picture with its settings).")
+    var html: String?
+
     func validate() throws {
         try HSNet.checkImageSize(model.imageSize)
         try OutputFormat.png.check(output, option: "--output")
         _ = try BackboneTaps.index(of: tap)
+        if let html { try OutputFormat.html.check(html, option: "--html") }
     }
 
     func run() throws {
         var check = OutputCheck()
         check.output("--output", output)
+        check.output("--html", html)
         check.input("--image", image)
         check.model(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
         check.input("--masker", model.masker)
@@ -54,6 +59,14 @@ struct AnalyzeActivationCommand: ParsableCommand {
         let figure = DiagnosticPictures.activation(picture: picture, tapName: tap, without: taps[index], with: with)
         let outputs = StagedOutputs()
         try outputs.stage(PNGWriter.encode(figure), to: URL(fileURLWithPath: output))
+        if let html {
+            let configuration: [(key: String, value: String)] = [
+                ("checkpoint", model.checkpoint), ("maskers", maskers.description), ("picture", image),
+                ("image size", "\(model.imageSize) x \(model.imageSize)"), ("tap", tap), ("PNG", output),
+            ]
+            try DiagnosticPages.activation(figure, tap: tap, configuration: configuration, generator: "cdfss \(CDFSS.version) analyze activation")
+                .stage(to: URL(fileURLWithPath: html), in: outputs)
+        }
         try outputs.commit()
         print("wrote \(output): \(tap) channel mean \(hasPlugins ? "without and with" : "without") plug-ins (maskers \(maskers.description))")
     }

@@ -57,6 +57,9 @@ struct AnalyzeCorrelationCommand: ParsableCommand {
     @Option(help: "Folder for the mean correlation matrices (.npy), created if missing.")
     var out: String?
 
+    @Option(help: "Also write a self-contained HTML report here (the figures per tap, their bars and the heatmaps).")
+    var html: String?
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -66,6 +69,7 @@ struct AnalyzeCorrelationCommand: ParsableCommand {
         guard (benchmark == nil) == (datapath == nil) else { throw ValidationError("--benchmark and --datapath go together") }
         try HSNet.checkImageSize(model.imageSize)
         _ = try BackboneTaps.parse(taps)
+        if let html { try OutputFormat.html.check(html, option: "--html") }
     }
 
     func pictures() throws -> [String] {
@@ -78,6 +82,7 @@ struct AnalyzeCorrelationCommand: ParsableCommand {
     func run() throws {
         var check = OutputCheck()
         check.outputFolder("--out", out)
+        check.output("--html", html)
         check.model(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
         check.input("--masker", model.masker)
         check.input("--image-list", imageList)
@@ -118,10 +123,20 @@ struct AnalyzeCorrelationCommand: ParsableCommand {
                 }
             }
         }
-        try outputs.commit()
-
         let report = CorrelationReport(analysis: analysis, checkpointSHA256: try ModelSource.digest(checkpoint: model.checkpoint),
                                        maskerSHA256: maskers.sha256, imageSize: model.imageSize)
+        if let html {
+            let source = images.map { "every picture in \($0)" } ?? imageList.map { "listed in \($0)" }
+                ?? "\(count) drawn class by class from \(benchmark!.rawValue) in \(datapath!) (seed \(seed))"
+            let configuration: [(key: String, value: String)] = [
+                ("checkpoint", model.checkpoint), ("maskers", maskers.description), ("image size", "\(model.imageSize) x \(model.imageSize)"),
+                ("taps", taps), ("pictures from", source),
+            ]
+            try DiagnosticPages.correlation(analysis, report: report, configuration: configuration,
+                                            generator: "cdfss \(CDFSS.version) analyze correlation")
+                .stage(to: URL(fileURLWithPath: html), in: outputs)
+        }
+        try outputs.commit()
         if json {
             print(try report.json())
             return

@@ -38,15 +38,20 @@ struct AnalyzeFeaturesCommand: ParsableCommand {
     @Option(help: "Folder to write into, created if missing.")
     var out: String
 
+    @Option(help: "Also write a self-contained HTML report here (the arrays written with their shapes and statistics).")
+    var html: String?
+
     func validate() throws {
         guard (support == nil) == (supportMask == nil) else { throw ValidationError("--support and --support-mask go together") }
         try HSNet.checkImageSize(model.imageSize)
         _ = try BackboneTaps.parse(taps)
+        if let html { try OutputFormat.html.check(html, option: "--html") }
     }
 
     func run() throws {
         var check = OutputCheck()
         check.outputFolder("--out", out)
+        check.output("--html", html)
         check.model(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
         check.input("--masker", model.masker)
         check.input("--image", image)
@@ -72,6 +77,15 @@ struct AnalyzeFeaturesCommand: ParsableCommand {
                                                 support: supportInput.map { ($0.image, $0.mask) })
         let folder = URL(fileURLWithPath: out)
         for (name, tensor) in tensors { try outputs.stage(NumPyArray.encode(tensor), to: folder.appendingPathComponent(name + ".npy")) }
+        if let html {
+            var configuration: [(key: String, value: String)] = [
+                ("checkpoint", model.checkpoint), ("maskers", maskers.description), ("picture (query)", image),
+                ("image size", "\(size) x \(size)"), ("taps", taps), ("folder", out),
+            ]
+            if let support { configuration.append(("support", "\(support) (mask \(supportMask!))")) }
+            try DiagnosticPages.features(tensors, configuration: configuration, generator: "cdfss \(CDFSS.version) analyze features")
+                .stage(to: URL(fileURLWithPath: html), in: outputs)
+        }
         try outputs.commit()
         print("wrote \(tensors.count) arrays to \(out) (maskers \(maskers.description)): "
             + tensors.map { "\($0.name) \($0.tensor.shapeDescription)" }.joined(separator: ", "))

@@ -68,6 +68,9 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
     @Option(help: "Folder for the charts (.png).")
     var out: String?
 
+    @Option(help: "Also write a self-contained HTML report here (the table of filters and the charts of mIoU and mean |r| against the radius).")
+    var html: String?
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -77,6 +80,7 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
         try EpisodeSampler.checkEpisodeCount(episodes)
         guard bandWidth > 0, bandWidth.isFinite else { throw ValidationError("--band-width \(bandWidth): expected a positive width") }
         _ = try CacheBudget.bytes(mebibytes: cacheMb)
+        if let html { try OutputFormat.html.check(html, option: "--html") }
     }
 
     func parsedRadii() throws -> [Double] {
@@ -98,6 +102,7 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
     func run() throws {
         var check = OutputCheck()
         check.outputFolder("--out", out)
+        check.output("--html", html)
         check.model(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
         check.input("--masker", model.masker)
         check.inputFolder("--datapath", datapath)
@@ -129,12 +134,26 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
                 charts.append(url.path)
             }
         }
-        try outputs.commit()
         let report = FilterSweepReport(
             config: .init(checkpointSHA256: try ModelSource.digest(checkpoint: model.checkpoint), maskers: maskers.description,
                           benchmark: benchmark.rawValue, shots: shots, episodes: plans.count, seed: seed,
                           imageSize: model.imageSize, target: target.rawValue),
             outcomes: outcomes)
+        if let html {
+            let configuration: [(key: String, value: String)] = [
+                ("checkpoint", model.checkpoint), ("maskers", maskers.description),
+                ("benchmark", "\(benchmark.rawValue) in \(datapath)"),
+                ("episodes", "\(plans.count), \(shots)-shot, seed \(seed), the same for every filter"),
+                ("image size", "\(model.imageSize) x \(model.imageSize)"),
+                ("filters on", target == .features ? "the layer-4 features of query and support (\(plane.height) x \(plane.width) planes)"
+                    : "the normalised input picture (\(plane.height) x \(plane.width))"),
+                ("largest radius", String(format: "%.2f", FrequencyBand.largestRadius(height: plane.height, width: plane.width))),
+                ("band-pass width", "\(bandWidth)"),
+            ]
+            try DiagnosticPages.filterSweep(report, configuration: configuration, generator: "cdfss \(CDFSS.version) analyze filter-sweep")
+                .stage(to: URL(fileURLWithPath: html), in: outputs)
+        }
+        try outputs.commit()
         if json {
             print(try report.json())
             return

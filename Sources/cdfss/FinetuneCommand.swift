@@ -90,6 +90,9 @@ struct FinetuneCommand: ParsableCommand {
     @Flag(help: "Continue the run saved beside --output (same settings and images): the result is the uninterrupted run's, byte for byte.")
     var resume = false
 
+    @Option(help: "Also write a self-contained HTML report here: the run's settings, the loss with its running mean, the masker's frequency factors and their change from the start.")
+    var html: String?
+
     @Flag(help: "Print a JSON summary of the run on stdout instead of the text line.")
     var json = false
 
@@ -110,6 +113,7 @@ struct FinetuneCommand: ParsableCommand {
         _ = try settings.learningRateSchedule()
         _ = try BuiltinModel.named(checkpoint)
         try OutputFormat.safetensors.check(output, option: "--output")
+        if let html { try OutputFormat.html.check(html, option: "--html") }
     }
 
     var settings: FineTuneSettings {
@@ -131,6 +135,8 @@ struct FinetuneCommand: ParsableCommand {
         let images = try entries.map { try AdaptationImage.load(image: $0.image, mask: $0.mask, size: imageSize) }
         let model = try ModelSource.load(checkpoint: checkpoint, backboneWeights: backboneWeights)
         let start = try installStartingMasker(on: model, saved: saved)
+        // What this invocation starts from, for the report's before and after.
+        let startState = html == nil ? nil : try MaskerState(stateDict: model.maskerParameters())
         let run = try MaskerFineTuning(model: model, images: images, settings: settings, cacheBytes: try CacheBudget.bytes(mebibytes: cacheMb),
                                        resuming: saved.map { ($0.optimizer, $0.lossCurve) })
         for image in images where image.hasEmptyMask {
@@ -142,6 +148,7 @@ struct FinetuneCommand: ParsableCommand {
         if run.completedSteps >= steps {
             // A kill between the snapshot's rename and the masker file's leaves the latter behind.
             let restored = try saved.map { try FineTunedMaskerFile.restoreMaskerFile(from: $0, to: outputURL) } ?? false
+            if let html { try page(run, startName: start, before: nil, entries: entries).write(to: URL(fileURLWithPath: html)) }
             if json {
                 print(try summaryJSON(run, taken: 0, seconds: 0))
             } else {
@@ -164,13 +171,21 @@ struct FinetuneCommand: ParsableCommand {
                 try FineTunedMaskerFile.write(run, to: outputURL, metadata: metadata)
                 throw InputError(failure.message + " (written to \(output))")
             }
-            progress.update(step: run.completedSteps, loss: loss)
+            _ = loss
+            progress.update(step: run.completedSteps, meanLoss: run.runningMeanLoss, window: run.stepsPerPass)
             if let saveEvery, run.completedSteps % saveEvery == 0, run.completedSteps < steps {
                 try FineTunedMaskerFile.write(run, to: outputURL, metadata: metadata)
             }
         }
         progress.finish()
+        // The page is made before the masker is written, so that nothing can fail between the two.
+        let report = try html.map { _ in
+            try page(run, startName: start,
+                     before: startState.map { ($0, saved == nil ? "start (\(start))" : "masker saved at step \(saved!.completedSteps), where this run resumed") },
+                     entries: entries)
+        }
         try FineTunedMaskerFile.write(run, to: outputURL, metadata: metadata)
+        if let html, let report { try report.write(to: URL(fileURLWithPath: html)) }
 
         let seconds = Date().timeIntervalSince(started)
         let taken = run.completedSteps - firstStep
@@ -178,12 +193,56 @@ struct FinetuneCommand: ParsableCommand {
             print(try summaryJSON(run, taken: taken, seconds: seconds))
             return
         }
-        let curve = run.lossCurve
-        print(String(format: "loss %.4f -> %.4f over %d steps (%d this run, %.1f s, %.2f steps/s); wrote %@",
-                     curve.first!, curve.last!, run.completedSteps, taken, seconds, Double(taken) / max(seconds, 1e-9), output))
+        print(Self.lossSummary(run) + String(format: " over %d steps (%d this run, %.1f s, %.2f steps/s); wrote %@",
+                                             run.completedSteps, taken, seconds, Double(taken) / max(seconds, 1e-9), output)
+              + (html.map { " and \($0)" } ?? ""))
         if !run.skippedPairs.isEmpty {
             print("skipped \(run.skippedPairs.count) of \(run.skippedPairs.count + run.pairs.count) pairs whose support mask is empty")
         }
+    }
+
+    /// The loss of a run as its running mean over one pass of the pairs, first pass against
+    /// last: "loss 0.6931 -> 0.6012 (mean of the first and of the last 4 steps, a pass over the
+    /// 4 pairs)". One step's loss would compare pairs, not progress.
+    static func lossSummary(_ run: MaskerFineTuning) -> String {
+        let curve = run.lossCurve, window = run.stepsPerPass
+        guard let first = RunningMean.first(curve, window: window), let last = RunningMean.last(curve, window: window) else { return "no loss" }
+        let pass = "a pass over the \(run.pairs.count) pair\(run.pairs.count == 1 ? "" : "s")"
+        if curve.count <= window {
+            return String(format: "loss %.4f (mean of all %d step%@, less than %@: no trend yet)", last, curve.count, curve.count == 1 ? "" : "s", pass)
+        }
+        if window == 1 { return String(format: "loss %.4f -> %.4f (first and last step, each %@)", first, last, pass) }
+        return String(format: "loss %.4f -> %.4f (mean of the first and of the last %d steps, %@)", first, last, window, pass)
+    }
+
+    /// The report page of the run as it stands.
+    /// `startName`: where the run's masker came from; `before`: the masker this invocation
+    /// started from and what to call it, drawn beside the result.
+    func page(_ run: MaskerFineTuning, startName: String, before: (MaskerState, String)?,
+              entries: [(image: String, mask: String)]) throws -> HTMLReport {
+        var configuration: [(key: String, value: String)] = [("checkpoint", checkpoint)]
+        if let backboneWeights { configuration.append(("backbone weights", backboneWeights)) }
+        configuration.append(("started from", startName))
+        for (index, entry) in entries.enumerated() {
+            configuration.append(("adaptation picture \(index)", "\(entry.image) (mask \(entry.mask))"))
+        }
+        configuration += [
+            ("pairs", "\(run.pairs.count) (support, query) pairs, every ordered pair of the pictures, a picture with itself included"
+                + (run.skippedPairs.isEmpty ? "" : "; \(run.skippedPairs.count) skipped (empty support mask)")),
+            ("steps", "\(run.completedSteps) of \(steps)"),
+            ("optimizer", optimizer == .sgd ? "sgd, momentum \(momentum)" : "adam (betas 0.9, 0.999, eps 1e-8)"),
+            ("learning rate", "\(lr), \(schedule) schedule"),
+            ("weight decay", "\(weightDecay)"),
+            ("batch", "\(batch) pair\(batch == 1 ? "" : "s") per step"),
+            ("seed", "\(seed)"),
+            ("image size", "\(imageSize) x \(imageSize)"),
+            ("output", "\(output) (snapshot \(FineTunedMaskerFile.snapshotURL(for: URL(fileURLWithPath: output)).path))"),
+        ]
+        let masker = try MaskerState(stateDict: run.model.maskerParameters())
+        return try FineTuningPage(configuration: configuration, losses: run.lossCurve, stepsPerPass: run.stepsPerPass,
+                                  pairs: run.pairs.count, skippedPairs: run.skippedPairs.count, batch: batch, masker: masker,
+                                  start: before.map { (state: $0.0, name: $0.1) })
+            .page(generator: "cdfss \(CDFSS.version) finetune")
     }
 
     /// The masker file and its snapshot may replace no input, and their folder must take them;
@@ -192,6 +251,7 @@ struct FinetuneCommand: ParsableCommand {
         var check = OutputCheck()
         check.output("--output", output)
         check.output("--output's snapshot", FineTunedMaskerFile.snapshotURL(for: URL(fileURLWithPath: output)).path)
+        check.output("--html", html)
         check.model(checkpoint: checkpoint, backboneWeights: backboneWeights)
         check.input("--masker-init", maskerInit)
         check.input("--adapt-list", adaptList)

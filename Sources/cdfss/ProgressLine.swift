@@ -44,8 +44,19 @@ final class ProgressLine {
         drawn = true
     }
 
-    func update(step: Int, loss: Float) {
-        update(position: step, figures: String(format: "loss %.4f", loss))
+    /// A fine-tuning step: the loss as its running mean over the last pass of the pairs
+    /// (`window` steps), since one step's loss cycles with the pairs it drew.
+    func update(step: Int, meanLoss: Double?, window: Int) {
+        update(position: step, figures: Self.lossFigures(meanLoss: meanLoss, steps: step, window: window))
+    }
+
+    /// "loss 0.6931, mean of the last 4 steps" ("of 3 steps" while fewer are done); just the
+    /// loss when one step sees every pair.
+    static func lossFigures(meanLoss: Double?, steps: Int, window: Int) -> String {
+        guard let meanLoss else { return "loss -" }
+        let loss = String(format: "loss %.4f", meanLoss)
+        if window <= 1 { return loss }
+        return steps >= window ? loss + ", mean of the last \(window) steps" : loss + ", mean of \(steps) step\(steps == 1 ? "" : "s")"
     }
 
     /// A message on a line of its own (above the bar when one is drawn), terminal or not.

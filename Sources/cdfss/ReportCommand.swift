@@ -9,15 +9,16 @@ import TensorCore
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Merge and show evaluation reports.",
+        abstract: "Merge, show and compare evaluation reports.",
         discussion: """
             A report is the JSON file `cdfss test` writes: the run's config, one record per \
             episode (query, supports, intersection and union of background and foreground) and \
             the scores computed from the records (mIoU and FB-IoU as the HSNet/PATNet \
             evaluator computes them). Runs split with --shard i/n write one report per shard; \
-            `report merge` puts them back together.
+            `report merge` puts them back together; `report compare` sets two runs of one \
+            benchmark side by side.
             """,
-        subcommands: [Merge.self, Show.self])
+        subcommands: [Merge.self, Show.self, Compare.self])
 
     struct Merge: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -103,6 +104,49 @@ struct ReportCommand: ParsableCommand {
                     + pad("\(episodes)", 8) + "  " + pad(String(format: "%.2f", entry.iou), 6))
             }
             return lines.joined(separator: "\n")
+        }
+    }
+
+    struct Compare: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "compare",
+            abstract: "Compare two reports of one benchmark: per-class IoU, mIoU and FB-IoU side by side with the change.",
+            discussion: """
+                Rows: every class, then mIoU and FB-IoU, in percent, with the change from A to B \
+                in percentage points; then the config keys in which the runs differ. Reports of \
+                different benchmarks or over different classes are refused. A multi-seed report \
+                counts with its mean over the seeds.
+                """)
+
+        @Argument(help: "The first report (A, JSON).")
+        var a: String
+
+        @Argument(help: "The second report (B, JSON).")
+        var b: String
+
+        @Option(help: "Also write a self-contained HTML page: the scores, grouped bars of every class in A and B, the changes, the config differences.")
+        var html: String?
+
+        @Flag(help: "Print the comparison as JSON instead of the table (schema in the README).")
+        var json = false
+
+        func validate() throws {
+            if let html { try OutputFormat.html.check(html, option: "--html") }
+        }
+
+        func run() throws {
+            var check = OutputCheck()
+            check.output("--html", html)
+            check.input("report A", a)
+            check.input("report B", b)
+            try check.prepare()
+            let comparison = try ReportComparison(try ReportFile.read(URL(fileURLWithPath: a)), source: a,
+                                                  try ReportFile.read(URL(fileURLWithPath: b)), source: b)
+            if let html {
+                try ComparisonPage.page(comparison, generator: "cdfss \(CDFSS.version) report compare")
+                    .write(to: URL(fileURLWithPath: html))
+            }
+            print(json ? try comparison.json() : comparison.text)
         }
     }
 }

@@ -104,6 +104,9 @@ struct TestCommand: ParsableCommand {
     @Option(help: "Write pictures of episodes here: supports with their masks, query with truth and prediction.")
     var visDir: String?
 
+    @Option(help: "Write a self-contained HTML report here: configuration, scores, per-class IoU, the fine-tuning loss when adapting, the masker, the first \(EvaluationPage.exampleEpisodes) episodes.")
+    var html: String?
+
     @Option(parsing: .unconditional, help: "How many episodes to draw with --vis-dir (the first of the run).")
     var visCount = 20
 
@@ -135,6 +138,7 @@ struct TestCommand: ParsableCommand {
         if let episodes { try EpisodeSampler.checkEpisodeCount(episodes) }
         try checkAdaptationOptions()
         if let report { try OutputFormat.json.check(report, option: "--report") }
+        if let html { try OutputFormat.html.check(html, option: "--html") }
         if let saveMasker { try OutputFormat.safetensors.check(saveMasker, option: "--save-masker") }
         _ = try testTimeAdaptation()
     }
@@ -162,6 +166,7 @@ struct TestCommand: ParsableCommand {
     func run() throws {
         var check = OutputCheck()
         check.output("--report", report)
+        check.output("--html", html)
         check.output("--save-masker", saveMasker)
         check.outputFolder("--vis-dir", visDir)
         check.model(checkpoint: checkpoint, backboneWeights: backboneWeights)
@@ -193,6 +198,10 @@ struct TestCommand: ParsableCommand {
 
         var reports: [EvaluationReport] = []
         var adaptedRun: MaskerFineTuning?
+        var domainAdaptations: [EvaluationPage.DomainAdaptation] = []
+        // Pictures and adaptation losses of the first seed's episodes, for the HTML report.
+        var examples: [(index: Int, picture: RGBImage)] = []
+        var episodeLosses: [[Float]] = []
         for runSeed in runSeeds {
             if let start { try install(start, on: model) }
             var config = baseConfig
@@ -203,18 +212,27 @@ struct TestCommand: ParsableCommand {
                 let set = try DomainAdaptationSet.draw(from: dataset, count: count, seed: runSeed)
                 config.adaptation.images = set.samples.map(\.image)
                 let progress = ProgressLine(total: settings.steps, unit: "step")
-                let run = try evaluator.adaptToDomain(set, settings: settings, pairCacheBytes: 1 << 30) { step, loss in
-                    progress.update(step: step, loss: loss)
+                let run = try evaluator.adaptToDomain(set, settings: settings, pairCacheBytes: 1 << 30) { run in
+                    progress.update(step: run.completedSteps, meanLoss: run.runningMeanLoss, window: run.stepsPerPass)
                 }
                 progress.finish()
-                log(String(format: "seed %llu: adapted to %d images in %d steps, loss %.4f -> %.4f", runSeed, set.samples.count,
-                           settings.steps, run.lossCurve.first!, run.lossCurve.last!))
+                log("seed \(runSeed): adapted to \(set.samples.count) images in \(settings.steps) steps, " + FinetuneCommand.lossSummary(run))
                 adaptedRun = run
+                if html != nil {
+                    domainAdaptations.append(EvaluationPage.DomainAdaptation(
+                        seed: runSeed, losses: run.lossCurve, stepsPerPass: run.stepsPerPass, pairs: run.pairs.count,
+                        batch: settings.batch, masker: try MaskerState(stateDict: run.model.maskerParameters())))
+                }
             }
             let (selected, total) = try plans(dataset: dataset, seed: runSeed, adaptation: adaptation)
             config.episodes = total
+            let firstSeed = runSeed == runSeeds[0]
             let records = try evaluate(selected, seed: runSeed, evaluator: evaluator, start: start, adaptation: adaptation,
-                                       visFolder: visFolder, visPrefix: runSeeds.count > 1 ? "seed\(runSeed)-" : "", outputs: outputs)
+                                       visFolder: visFolder, visPrefix: runSeeds.count > 1 ? "seed\(runSeed)-" : "", outputs: outputs,
+                                       examples: html != nil && firstSeed ? EvaluationPage.exampleEpisodes : 0) { index, picture, losses in
+                if let picture { examples.append((index, picture)) }
+                if let losses, html != nil, firstSeed { episodeLosses.append(losses) }
+            }
             let report = try EvaluationReport(config: config, episodes: records, classNames: dataset.classes.map(\.name))
             if runSeeds.count > 1, !json { print("seed \(runSeed)  \(report.scoreLine)") }
             reports.append(report)
@@ -228,6 +246,14 @@ struct TestCommand: ParsableCommand {
             ]), to: URL(fileURLWithPath: saveMasker))
         }
         if let report { try outputs.stage(file.encoded(), to: URL(fileURLWithPath: report)) }
+        if let html {
+            var page = EvaluationPage(file: file, reportPath: report)
+            page.examples = examples
+            page.startMasker = start.map { ($0, maskerName) }
+            page.domainAdaptations = domainAdaptations
+            page.episodeLosses = episodeLosses
+            try page.page(generator: "cdfss \(CDFSS.version) test").stage(to: URL(fileURLWithPath: html), in: outputs)
+        }
         try outputs.commit()
         print(json ? try ReportSummary(file, reportPath: report).json() : file.scoreLine)
     }
@@ -242,47 +268,39 @@ struct TestCommand: ParsableCommand {
         return (try sampler.plan(episodes: episodes, shard: shard), try sampler.episodeCount(requested: episodes))
     }
 
+    /// Runs the episodes in order. `--vis-dir` gets pictures of the first `--vis-count`;
+    /// `collect` sees each episode's index, its picture when it is among the first `examples`
+    /// (for the HTML report), and its adaptation losses when it adapted.
     func evaluate(_ plans: [EpisodePlan], seed: UInt64, evaluator: BenchmarkEvaluator, start: MaskerState?,
-                  adaptation: TestTimeAdaptation, visFolder: URL?, visPrefix: String, outputs: StagedOutputs) throws -> [EpisodeRecord] {
+                  adaptation: TestTimeAdaptation, visFolder: URL?, visPrefix: String, outputs: StagedOutputs, examples: Int,
+                  collect: (Int, RGBImage?, [Float]?) -> Void) throws -> [EpisodeRecord] {
         var records: [EpisodeRecord] = []
         var score = SegmentationScore()
         let progress = ProgressLine(total: plans.count, unit: "episode")
         for (position, plan) in plans.enumerated() {
             let started = Date()
+            var losses: [Float]?
             if case .episode(let settings) = adaptation, let start {
                 let adapted = try evaluator.adaptToEpisode(plan, start: start, settings: settings, runSeed: seed,
                                                            pairCacheBytes: 1 << 29)
-                if !adapted { progress.note("episode \(plan.index): every support mask is empty; not adapted") }
+                if adapted == nil { progress.note("episode \(plan.index): every support mask is empty; not adapted") }
+                losses = adapted?.lossCurve
             }
             let outcome = try evaluator.evaluate(plan)
             let record = EpisodeRecord(plan: plan, seed: seed, counts: outcome.counts, seconds: Date().timeIntervalSince(started))
             records.append(record)
             score.add(outcome.counts, classIndex: plan.classIndex)
             progress.update(position: position + 1, figures: String(format: "mIoU %.2f%%  FB-IoU %.2f%%", score.miou, score.fbiou))
-            if let visFolder, position < visCount {
-                let picture = try episodePicture(plan, outcome: outcome, evaluator: evaluator)
+            let drawn = visFolder != nil && position < visCount || position < examples
+            let picture = drawn ? try EpisodePicture.draw(plan, outcome: outcome, foregroundIoU: record.foregroundIoU, evaluator: evaluator) : nil
+            if let visFolder, let picture, position < visCount {
                 try outputs.stage(PNGWriter.encode(picture),
                                   to: visFolder.appendingPathComponent(String(format: "%@episode-%05d.png", visPrefix, plan.index)))
             }
+            collect(plan.index, position < examples ? picture : nil, losses)
         }
         progress.finish()
         return records
-    }
-
-    /// Supports with their masks (green), then the query with its ground truth (green) and
-    /// with the prediction (red), side by side.
-    func episodePicture(_ plan: EpisodePlan, outcome: BenchmarkEvaluator.Outcome, evaluator: BenchmarkEvaluator) throws -> RGBImage {
-        var panels: [RGBImage] = []
-        for support in plan.supports {
-            let picture = try evaluator.displayPicture(support, height: imageSize, width: imageSize)
-            panels.append(overlay(image: picture, mask: try evaluator.displayMask(support, height: imageSize, width: imageSize),
-                                  color: .green))
-        }
-        let (height, width) = (outcome.truth.height, outcome.truth.width)
-        let query = try evaluator.displayPicture(plan.query, height: height, width: width)
-        panels.append(overlay(image: query, mask: outcome.truth, color: .green))
-        panels.append(overlay(image: query, mask: outcome.prediction, color: .red))
-        return sideBySide(panels, gap: 8)
     }
 
     func testTimeAdaptation() throws -> TestTimeAdaptation {

@@ -12,6 +12,11 @@ final class OutputFormatTests: XCTestCase {
             XCTAssertEqual((error as? InputError)?.message,
                            "--output x.jpg: this output is written as PNG, but the name ends in .jpg; give a name ending in .png")
         }
+        XCTAssertNoThrow(try OutputFormat.html.check("run/report.HTML", option: "--html"))
+        XCTAssertThrowsError(try OutputFormat.html.check("report.htm", option: "--html")) { error in
+            XCTAssertEqual((error as? InputError)?.message,
+                           "--html report.htm: this output is written as HTML, but the name ends in .htm; give a name ending in .html")
+        }
         XCTAssertThrowsError(try OutputFormat.npy.check("logits", option: "--logits")) { error in
             XCTAssertTrue((error as? InputError)?.message.contains("has no extension") ?? false, "\(error)")
         }
