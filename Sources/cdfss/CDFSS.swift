@@ -14,7 +14,7 @@ struct CDFSS: ParsableCommand {
             for segmentation features, on the CPU.
             """,
         version: version,
-        subcommands: [PredictCommand.self, FinetuneCommand.self, TestCommand.self, InspectCommand.self, MaskerCommand.self, TrainCommand.self, BenchCommand.self, ReportCommand.self, DatasetsCommand.self, SynthCommand.self, AnalyzeCommand.self])
+        subcommands: [DemoCommand.self, PredictCommand.self, FinetuneCommand.self, TestCommand.self, InspectCommand.self, MaskerCommand.self, TrainCommand.self, BenchCommand.self, ReportCommand.self, DatasetsCommand.self, SynthCommand.self, AnalyzeCommand.self])
 
     static func main() {
         MemoryTuning.keepLargeBlocksInHeap()
