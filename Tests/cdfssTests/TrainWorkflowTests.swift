@@ -1,4 +1,5 @@
 import Foundation
+import HSNetCore
 import TensorCore
 import XCTest
 
@@ -69,6 +70,33 @@ final class TrainWorkflowTests: CommandLineTestCase {
         let file = try SafetensorsFile.read(URL(fileURLWithPath: path("plain/last.safetensors")))
         XCTAssertEqual(file.tensors.count, 98)
         XCTAssertTrue(file.tensors.keys.allSatisfy { $0.hasPrefix("hpn_learner.") })
+    }
+
+    func testTorchvisionBackboneFileTrainsAndIsStoredAsItIs() throws {
+        let data = try source()
+        // A torchvision ResNet-50 state dict: no prefix, with the ImageNet classifier.
+        var tensors: [String: Tensor] = [:]
+        for entry in HSNet.deterministicBackboneStateDict { tensors[String(entry.name.dropFirst("backbone.".count))] = entry.tensor }
+        tensors["fc.weight"] = Tensor(zeros: [1000, 2048])
+        tensors["fc.bias"] = Tensor(zeros: [1000])
+        let weights = path("resnet50.safetensors")
+        try SafetensorsFile(tensors: tensors).write(to: URL(fileURLWithPath: weights))
+        let trained = try run(["train", "--backbone-weights", weights, "--benchmark", "folder", "--datapath", data,
+                               "--epochs", "1", "--episodes-per-epoch", "2", "--batch", "2", "--image-size", size,
+                               "--include-backbone", "--output", path("tv")])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        let file = try SafetensorsFile.read(URL(fileURLWithPath: path("tv/last.safetensors")))
+        for entry in HSNet.deterministicBackboneStateDict {
+            XCTAssertEqual(file.tensors[entry.name], entry.tensor, entry.name)
+        }
+        XCTAssertNil(file.tensors["backbone.fc.weight"], "the classifier is not part of HSNet's backbone")
+        // The same backbone as the built-in one, so the same first step.
+        let builtin = try run(["train", "--backbone", "builtin:deterministic", "--benchmark", "folder", "--datapath", data,
+                               "--epochs", "1", "--episodes-per-epoch", "2", "--batch", "2", "--image-size", size,
+                               "--output", path("bi")])
+        XCTAssertEqual(builtin.status, 0, builtin.stderr)
+        let learner = try SafetensorsFile.read(URL(fileURLWithPath: path("bi/last.safetensors"))).tensors
+        for (name, tensor) in learner { XCTAssertEqual(file.tensors[name], tensor, name) }
     }
 
     func testBadInputIsOneLine() throws {
