@@ -30,7 +30,7 @@ public enum EvaluationSections {
             var text = adaptation.mode == .episode
                 ? "episode: a fresh copy of the masker fine-tuned on each episode's supports"
                 : "domain: fine-tuned once on \(adaptation.adaptCount.map(String.init) ?? "?") target pictures kept out of every episode"
-            text += "; \(adaptation.steps.map(String.init) ?? "?") steps, \(adaptation.optimizer ?? "?") at lr \(adaptation.lr.map { "\($0)" } ?? "?"), \(adaptation.batch.map(String.init) ?? "?") pair(s) per step"
+            text += "; \(adaptation.steps.map(String.init) ?? "?") steps, \(adaptation.optimizer ?? "?") at lr \(adaptation.lr.map { "\($0)" } ?? "?"), \(adaptation.batch.map { "\($0) pair\($0 == 1 ? "" : "s")" } ?? "? pairs") per step"
             rows.append(("adaptation", text))
             if let images = adaptation.images, !images.isEmpty { rows.append(("adaptation pictures", images.joined(separator: ", "))) }
         }
