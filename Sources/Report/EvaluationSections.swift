@@ -76,7 +76,7 @@ public enum EvaluationSections {
             let present = values.compactMap { $0 }
             return present.isEmpty ? nil : present.reduce(0, +) / Double(present.count)
         }
-        var columns: [HTMLTable.Column] = [.number("class"), .text("name"), .number("episodes")]
+        var columns: [HTMLTable.Column] = [.number("class"), .text("name"), .number(runs.count == 1 ? "episodes" : "episodes, all seeds")]
         if runs.count == 1 {
             columns.append(.number("IoU %"))
         } else {
