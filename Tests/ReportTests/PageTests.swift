@@ -81,7 +81,7 @@ final class PageTests: XCTestCase {
         XCTAssertEqual(read.declaredFigures, ["loss", "masker-start", "masker-factors", "masker-change"])
         let text = try html.rendered()
         XCTAssertTrue(text.contains("3 of 4 pairs were skipped"))
-        XCTAssertTrue(text.contains("went from 0.7000 (first 1 steps) to 0.4500 (last 1 steps)"), text)
+        XCTAssertTrue(text.contains("went from 0.7000 (first step) to 0.4500 (last step)"), text)
     }
 
     func testAMaskerWithoutAmplitudePhasePartSaysSo() throws {
