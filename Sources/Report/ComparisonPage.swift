@@ -41,7 +41,7 @@ public enum ComparisonPage {
             SVGBarChart(id: "class-iou-change", caption: "Change of each class's IoU from A to B (right: B is better).",
                         categories: categories, categoryLabel: "class",
                         series: [.init(name: "B better than A (change > 0)", values: comparison.classes.map(\.change), color: SVGChart.color(2),
-                                       negative: ("B worse than A (change < 0)", SVGChart.color(1)))],
+                                       negative: ("B worse than A (change < 0)", SVGChart.color(3)))],
                         valueLabel: "change of foreground IoU (percentage points)", decimals: 2)
         }
         page.add("Config differences") {

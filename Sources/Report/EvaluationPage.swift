@@ -4,8 +4,8 @@ import FreqMask
 import Imaging
 
 /// The page of `cdfss test --html`: the configuration, mIoU and FB-IoU, the IoU of every
-/// class, the fine-tuning loss when the run adapted its masker, the masker's frequency factors
-/// when one is installed, and pictures of the first episodes.
+/// class, pictures of the first episodes, the fine-tuning loss when the run adapted its
+/// masker, and the masker's frequency factors when one is installed.
 public struct EvaluationPage {
     /// How many episodes the page draws: the first six of the run (of its first seed). Episodes
     /// take the classes in turn (class = index mod the class count), so these show one episode
@@ -52,7 +52,7 @@ public struct EvaluationPage {
     public func page(generator: String) throws -> HTMLReport {
         let config = file.config
         var page = HTMLReport(title: "cdfss test: \(config.benchmark.rawValue), \(config.shots)-shot",
-                              lead: "\(file.scoreLine) (percent; \(config.episodes) episodes per seed, masker \(config.masker), adaptation \(config.adaptation.mode.rawValue)).",
+                              lead: "\(file.scoreLine) over \(config.episodes) episodes\(file.runs.count > 1 ? " per seed" : ""); masker \(config.masker); adaptation \(config.adaptation.mode.rawValue).",
                               generator: generator)
         page.add("Configuration") { EvaluationSections.configuration(config, reportPath: reportPath) }
         page.add("Scores") {
@@ -60,6 +60,15 @@ public struct EvaluationPage {
             Paragraph("mIoU is the mean of the classes' foreground IoU; FB-IoU the mean of the background and the foreground IoU of the pixel counts summed over all episodes. Both as the HSNet/PATNet evaluator computes them, in percent.", note: true)
         }
         page.add("Per-class IoU") { EvaluationSections.classes(file) }
+        if !examples.isEmpty {
+            try page.add("Example episodes") {
+                Paragraph("The first \(examples.count) episode\(examples.count == 1 ? "" : "s") of the run\(file.runs.count > 1 ? " with seed \(file.runs[0].config.seed ?? 0)" : ""). Episodes take the classes in turn, so these show the first classes; every panel is the \(EpisodePicture.panelSide) x \(EpisodePicture.panelSide) square the network sees.", note: true)
+                for example in examples {
+                    try PictureFigure(id: figureID("episode", String(example.index)), caption: exampleCaption(example.index),
+                                      picture: example.picture)
+                }
+            }
+        }
         if !domainAdaptations.isEmpty || !episodeLosses.isEmpty {
             page.add("Fine-tuning") { adaptationBlocks() }
         }
@@ -76,15 +85,6 @@ public struct EvaluationPage {
                         Paragraph("Each episode adapted its own copy of this masker and then dropped it; the start is what every episode began from.", note: true)
                     }
                     try MaskerFigures.blocks(startMasker.state, name: "masker (\(startMasker.name))", idPrefix: "masker")
-                }
-            }
-        }
-        if !examples.isEmpty {
-            try page.add("Example episodes") {
-                Paragraph("The first \(examples.count) episode\(examples.count == 1 ? "" : "s") of the run\(file.runs.count > 1 ? " with seed \(file.runs[0].config.seed ?? 0)" : ""). Episodes take the classes in turn, so these show the first classes; every panel is the \(EpisodePicture.panelSide) x \(EpisodePicture.panelSide) square the network sees.", note: true)
-                for example in examples {
-                    try PictureFigure(id: figureID("episode", String(example.index)), caption: exampleCaption(example.index),
-                                      picture: example.picture)
                 }
             }
         }

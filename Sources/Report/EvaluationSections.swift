@@ -30,7 +30,7 @@ public enum EvaluationSections {
             var text = adaptation.mode == .episode
                 ? "episode: a fresh copy of the masker fine-tuned on each episode's supports"
                 : "domain: fine-tuned once on \(adaptation.adaptCount.map(String.init) ?? "?") target pictures kept out of every episode"
-            text += "; \(adaptation.steps.map(String.init) ?? "?") steps, \(adaptation.optimizer ?? "?") at lr \(adaptation.lr.map { "\($0)" } ?? "?"), \(adaptation.batch.map(String.init) ?? "?") pair(s) per step"
+            text += "; \(adaptation.steps.map(String.init) ?? "?") steps, \(adaptation.optimizer ?? "?") at lr \(adaptation.lr.map { "\($0)" } ?? "?"), \(adaptation.batch.map { "\($0) pair\($0 == 1 ? "" : "s")" } ?? "? pairs") per step"
             rows.append(("adaptation", text))
             if let images = adaptation.images, !images.isEmpty { rows.append(("adaptation pictures", images.joined(separator: ", "))) }
         }
@@ -76,7 +76,7 @@ public enum EvaluationSections {
             let present = values.compactMap { $0 }
             return present.isEmpty ? nil : present.reduce(0, +) / Double(present.count)
         }
-        var columns: [HTMLTable.Column] = [.number("class"), .text("name"), .number("episodes")]
+        var columns: [HTMLTable.Column] = [.number("class"), .text("name"), .number(runs.count == 1 ? "episodes" : "episodes, all seeds")]
         if runs.count == 1 {
             columns.append(.number("IoU %"))
         } else {

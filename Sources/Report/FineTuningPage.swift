@@ -36,10 +36,11 @@ public struct FineTuningPage {
         let first = RunningMean.first(losses, window: stepsPerPass), last = RunningMean.last(losses, window: stepsPerPass)
         let lead: String
         if let first, let last, losses.count > stepsPerPass {
-            lead = String(format: "%d steps on %d pair%@; the mean loss over a pass of the pairs went from %.4f (first %d steps) to %.4f (last %d steps).",
-                          losses.count, pairs, pairs == 1 ? "" : "s", first, stepsPerPass, last, stepsPerPass)
+            let window = stepsPerPass == 1 ? "step" : "\(stepsPerPass) steps"
+            lead = String(format: "%d steps on %d pair%@; the mean loss over a pass of the pairs went from %.4f (first %@) to %.4f (last %@).",
+                          losses.count, pairs, pairs == 1 ? "" : "s", first, window, last, window)
         } else {
-            lead = "\(losses.count) step\(losses.count == 1 ? "" : "s") on \(pairs) pair\(pairs == 1 ? "" : "s"), fewer than two passes over the pairs: too short to tell a trend."
+            lead = "\(losses.count) step\(losses.count == 1 ? "" : "s") on \(pairs) pair\(pairs == 1 ? "" : "s"), no more than one pass over the pairs: too short to tell a trend."
         }
         var page = HTMLReport(title: "cdfss finetune: masker fine-tuning", lead: lead, generator: generator)
         page.add("Configuration") {

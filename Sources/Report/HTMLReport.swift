@@ -10,26 +10,33 @@ import TensorCore
 /// reader (`ReportStructure`) can check that each one is there.
 ///
 /// A command assembles its page from the blocks in a few lines and publishes it with its
-/// other outputs, after the output checks (`OutputCheck.output("--html", path)` before any
-/// work, `OutputFormat.html.check` in `validate`):
+/// other outputs: `OutputFormat.html.check(path, option: "--html")` in `validate`,
+/// `OutputCheck.output("--html", path)` before any work, `stage` with the outputs. A page of
+/// several target styles, for instance:
 ///
 /// ```swift
-/// var page = HTMLReport(title: "cdfss demo: satellite, lesion, xray",
-///                       lead: "mIoU per style before and after fine-tuning the maskers.",
-///                       generator: "cdfss 0.1.0 demo")
+/// var page = HTMLReport(title: "cdfss demo: three target styles",
+///                       lead: "mIoU per style before and after fine-tuning the maskers.", generator: "cdfss 0.1.0 demo")
 /// page.add("Configuration") { KeyValueTable(rows: [("checkpoint", checkpoint), ("shots", "1")]) }
 /// page.add("Scores per style") {
-///     HTMLTable(columns: [.text("style"), .number("before, mIoU %"), .number("after, mIoU %")], rows: rows)
-///     SVGBarChart(id: "styles", caption: "mIoU per style", categories: styles,
-///                 series: [.init(name: "before", values: before), .init(name: "after", values: after)],
+///     HTMLTable(columns: [.text("style"), .number("before, mIoU %"), .number("after, mIoU %"), .number("change")],
+///               rows: styles.indices.map { [HTMLTable.Cell(styles[$0]), .number(before[$0]), .number(after[$0]),
+///                                           .change(after[$0] - before[$0])] })
+///     SVGBarChart(id: "styles", caption: "mIoU per style, before and after fine-tuning.", categories: styles,
+///                 categoryLabel: "style", series: [.init(name: "before", values: before), .init(name: "after", values: after)],
 ///                 valueLabel: "mIoU (%)", valueRange: 0...100)
 /// }
-/// page.add(CorrelationSections.section(report, heatmaps: heatmaps))   // before/after correlation
-/// page.add("Example episodes") {
-///     for (style, picture) in examples { try PictureFigure(id: figureID("episode", style), caption: style, picture: picture) }
+/// page.add("Channel correlation") { CorrelationSections.figures(correlation) }  // without and with the maskers
+/// try page.add("Example episodes") {
+///     for (style, picture) in examples {                                        // pictures from EpisodePicture.draw
+///         try PictureFigure(id: figureID("episode", style), caption: "An episode of \(style).", picture: picture)
+///     }
 /// }
-/// try page.stage(to: URL(fileURLWithPath: htmlPath), in: outputs)     // published by outputs.commit()
+/// try page.stage(to: URL(fileURLWithPath: html), in: outputs)                   // appears at outputs.commit()
 /// ```
+///
+/// Every figure needs an id unique on the page (`figureID` makes one from any text); a block
+/// of your own conforms to `ReportBlock`.
 public struct HTMLReport {
     public var title: String
     /// One paragraph under the title: what the page shows and of what.

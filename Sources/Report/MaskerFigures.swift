@@ -11,7 +11,7 @@ public enum MaskerFigures {
     /// `name` says which masker this is ("fine-tuned masker"); figure ids start with `idPrefix`.
     public static func blocks(_ masker: MaskerState, name: String, idPrefix: String,
                               start: MaskerState? = nil, startName: String? = nil) throws -> [any ReportBlock] {
-        var blocks: [any ReportBlock] = [statistics([(name, masker)] + (start.map { [(startName ?? "start", $0)] } ?? []))]
+        var blocks = statistics([(name, masker)] + (start.map { [(startName ?? "start", $0)] } ?? []))
         guard let apm = masker.amplitudePhase else {
             blocks.append(Paragraph("The \(name) has no amplitude-phase part, so there are no frequency factors to draw; its channel attention is summed up in the table.", note: true))
             return blocks
@@ -34,26 +34,35 @@ public enum MaskerFigures {
         return blocks
     }
 
-    /// One row per mask and masker: shape and statistics of sigmoid(mask); the attention's
-    /// weight norms in a row of their own.
-    static func statistics(_ maskers: [(name: String, state: MaskerState)]) -> HTMLTable {
-        var rows: [[HTMLTable.Cell]] = []
+    /// One row per mask and masker: shape and statistics of sigmoid(mask); then the
+    /// attention's weight norms, a row per masker, in a table of their own.
+    static func statistics(_ maskers: [(name: String, state: MaskerState)]) -> [any ReportBlock] {
+        var masks: [[HTMLTable.Cell]] = []
+        var attention: [[HTMLTable.Cell]] = []
         for (name, state) in maskers {
             let report = MaskerSummary(state).report
             for mask in report.masks {
-                rows.append([HTMLTable.Cell(name), HTMLTable.Cell("sigmoid(\(mask.name))"),
-                             HTMLTable.Cell("[" + mask.shape.map(String.init).joined(separator: ", ") + "]"),
-                             .number(mask.mean, decimals: 4), .number(mask.min, decimals: 4), .number(mask.max, decimals: 4),
-                             .number(100 * mask.fractionBelowHalf, decimals: 1)])
+                masks.append([HTMLTable.Cell(name), HTMLTable.Cell("sigmoid(\(mask.name))"),
+                              HTMLTable.Cell("[" + mask.shape.map(String.init).joined(separator: ", ") + "]"),
+                              .number(mask.mean, decimals: 4), .number(mask.min, decimals: 4), .number(mask.max, decimals: 4),
+                              .number(100 * mask.fractionBelowHalf, decimals: 1)])
             }
             if let channels = report.acpaChannels, let norms = report.acpaWeightNorms {
-                rows.append([HTMLTable.Cell(name), "ACPA weights",
-                             HTMLTable.Cell("\(channels) channels, hidden \(ChannelPhaseAttention.hiddenWidth)"),
-                             HTMLTable.Cell(norms.keys.sorted().map { String(format: "||%@|| %.4f", $0, norms[$0]!) }.joined(separator: ", ")),
-                             "", "", ""])
+                attention.append([HTMLTable.Cell(name), HTMLTable.Cell("\(channels)"),
+                                  .number(norms["phase_attn.0.weight"], decimals: 4), .number(norms["phase_attn.2.weight"], decimals: 4)])
             }
         }
-        return HTMLTable(columns: [.text("masker"), .text("part"), .text("shape"), .number("mean"), .number("min"), .number("max"),
-                                   .number("below 0.5, %")], rows: rows)
+        var blocks: [any ReportBlock] = []
+        if !masks.isEmpty {
+            blocks.append(HTMLTable(caption: "Amplitude-phase masker: the factor sigmoid(mask) on each frequency",
+                                    columns: [.text("masker"), .text("mask"), .text("shape"), .number("mean"), .number("min"),
+                                              .number("max"), .number("below 0.5, %")], rows: masks))
+        }
+        if !attention.isEmpty {
+            blocks.append(HTMLTable(caption: "Channel phase attention (ACPA): weight norms, hidden width \(ChannelPhaseAttention.hiddenWidth)",
+                                    columns: [.text("masker"), .number("channels"), .number("||W1|| (8 x C)"), .number("||W2|| (C x 8)")],
+                                    rows: attention))
+        }
+        return blocks
     }
 }

@@ -113,7 +113,10 @@ public struct SVGLineChart: ReportBlock {
             // a fine draft's labels, then fit.
             let draft = AxisTicks.covering(low, high, maxIntervals: 12)
             let widest = max(draft.labels.map { SVGChart.textWidth($0, size: SVGChart.tickFontSize) }.max() ?? 0, 24)
-            xTicks = AxisTicks.covering(low, high, maxIntervals: max(1, Int(plot.width / (widest + 36))))
+            var intervals = max(1, Int(plot.width / (widest + 36)))
+            // Whole-number x (steps, radii 1, 2, 3) gets no ticks between them: "step 2.5" does not exist.
+            if xs.allSatisfy({ $0 == $0.rounded() }), high > low { intervals = min(intervals, max(1, Int(high - low))) }
+            xTicks = AxisTicks.covering(low, high, maxIntervals: intervals)
             (x0, x1) = (xTicks.values.first!, xTicks.values.last!)
         }
 

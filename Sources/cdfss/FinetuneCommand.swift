@@ -193,7 +193,7 @@ struct FinetuneCommand: ParsableCommand {
             print(try summaryJSON(run, taken: taken, seconds: seconds))
             return
         }
-        print(Self.lossSummary(run) + String(format: " over %d steps (%d this run, %.1f s, %.2f steps/s); wrote %@",
+        print(LossSummary.text(run) + String(format: " over %d steps (%d this run, %.1f s, %.2f steps/s); wrote %@",
                                              run.completedSteps, taken, seconds, Double(taken) / max(seconds, 1e-9), output)
               + (html.map { " and \($0)" } ?? ""))
         if !run.skippedPairs.isEmpty {
@@ -201,23 +201,8 @@ struct FinetuneCommand: ParsableCommand {
         }
     }
 
-    /// The loss of a run as its running mean over one pass of the pairs, first pass against
-    /// last: "loss 0.6931 -> 0.6012 (mean of the first and of the last 4 steps, a pass over the
-    /// 4 pairs)". One step's loss would compare pairs, not progress.
-    static func lossSummary(_ run: MaskerFineTuning) -> String {
-        let curve = run.lossCurve, window = run.stepsPerPass
-        guard let first = RunningMean.first(curve, window: window), let last = RunningMean.last(curve, window: window) else { return "no loss" }
-        let pass = "a pass over the \(run.pairs.count) pair\(run.pairs.count == 1 ? "" : "s")"
-        if curve.count <= window {
-            return String(format: "loss %.4f (mean of all %d step%@, less than %@: no trend yet)", last, curve.count, curve.count == 1 ? "" : "s", pass)
-        }
-        if window == 1 { return String(format: "loss %.4f -> %.4f (first and last step, each %@)", first, last, pass) }
-        return String(format: "loss %.4f -> %.4f (mean of the first and of the last %d steps, %@)", first, last, window, pass)
-    }
-
-    /// The report page of the run as it stands.
-    /// `startName`: where the run's masker came from; `before`: the masker this invocation
-    /// started from and what to call it, drawn beside the result.
+    /// The report page of the run as it stands. `startName`: where the run's masker came from;
+    /// `before`: the masker this invocation started from and what to call it, drawn beside the result.
     func page(_ run: MaskerFineTuning, startName: String, before: (MaskerState, String)?,
               entries: [(image: String, mask: String)]) throws -> HTMLReport {
         var configuration: [(key: String, value: String)] = [("checkpoint", checkpoint)]

@@ -216,7 +216,7 @@ struct TestCommand: ParsableCommand {
                     progress.update(step: run.completedSteps, meanLoss: run.runningMeanLoss, window: run.stepsPerPass)
                 }
                 progress.finish()
-                log("seed \(runSeed): adapted to \(set.samples.count) images in \(settings.steps) steps, " + FinetuneCommand.lossSummary(run))
+                log("seed \(runSeed): adapted to \(set.samples.count) images in \(settings.steps) steps, " + LossSummary.text(run))
                 adaptedRun = run
                 if html != nil {
                     domainAdaptations.append(EvaluationPage.DomainAdaptation(

@@ -47,10 +47,9 @@ enum ReportFixtures {
     }
 }
 
-/// The page rendered and read back; fails the test when it is not well formed.
-func structure(_ page: HTMLReport, file: StaticString = #filePath, line: UInt = #line) throws -> ReportStructure {
-    let data = try page.encoded()
-    return try ReportStructure(parsing: data)
+/// The page rendered and read back (an error when it is not well formed).
+func structure(_ page: HTMLReport) throws -> ReportStructure {
+    try ReportStructure(parsing: try page.encoded())
 }
 
 /// Whether `text`, drawn in black at `scale` on white, appears in `picture` pixel for pixel.

@@ -55,6 +55,14 @@ final class SVGChartTests: XCTestCase {
         XCTAssertTrue(text.contains(">0.70</text>") || text.contains(">0.7</text>"), "a tick at or above the highest loss 0.696")
     }
 
+    func testWholeNumberStepsGetNoTicksBetweenThem() {
+        let text = svg(SVGLineChart(id: "c", caption: "c", xLabel: "step", yLabel: "loss",
+                                    series: [.init(name: "s", points: (1...5).map { (Double($0), 0.7) })]))
+        let xAxis = text.components(separatedBy: "<g class=\"axis x-axis\">")[1].components(separatedBy: "</g>")[0]
+        let ticks = xAxis.components(separatedBy: "class=\"tick\"").dropFirst().map { $0.components(separatedBy: ">")[1].components(separatedBy: "<")[0] }
+        XCTAssertEqual(ticks, ["1", "2", "3", "4", "5"])
+    }
+
     func testMissingValuesBreakTheLine() {
         let text = svg(SVGLineChart(id: "c", caption: "c", xLabel: "x", yLabel: "y",
                                     series: [.init(name: "s", points: [(1, 1), (2, 2), (3, .nan), (4, 3), (5, 4)], markers: false)]))
