@@ -69,14 +69,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        // Test support: fixtures with float64 references and the parity bounds they set.
+        // Test support: fixtures with float64 references and the parity bounds they set, and
+        // the assertion that an error is one line naming what is wrong.
         .target(name: "ReferenceParity", dependencies: ["TensorCore"], path: "Tests/ReferenceParity"),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "ReferenceParity"], path: "Tests/TensorCoreTests"),
         .testTarget(name: "FreqMaskTests", dependencies: ["FreqMask", "TensorCore", "ReferenceParity"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TensorCore"]),
         .testTarget(name: "HSNetCoreTests", dependencies: ["HSNetCore", "FreqMask", "Imaging", "TensorCore", "ReferenceParity"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Imaging", "TensorCore"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "HSNetCore", "TensorCore"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Imaging", "TensorCore", "ReferenceParity"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "HSNetCore", "TensorCore", "ReferenceParity"]),
         .testTarget(name: "FinetuneTests", dependencies: ["Finetune", "Datasets", "Evaluation", "Report", "HSNetCore", "FreqMask", "Imaging", "TensorCore", "ReferenceParity"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Evaluation", "Datasets", "FreqMask", "Imaging", "TensorCore"]),
         .testTarget(name: "cdfssTests", dependencies: ["TensorCore", "FreqMask", "Imaging", "HSNetCore", "Datasets", "Evaluation", "Finetune", "Report"]),

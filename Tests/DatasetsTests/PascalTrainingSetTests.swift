@@ -1,4 +1,5 @@
 @testable import Datasets
+import ReferenceParity
 import Foundation
 import Imaging
 import TensorCore

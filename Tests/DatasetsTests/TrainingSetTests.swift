@@ -1,3 +1,4 @@
+import ReferenceParity
 import Datasets
 import Foundation
 import Imaging

@@ -2,6 +2,7 @@ import Datasets
 import Evaluation
 import Foundation
 import TensorCore
+import ReferenceParity
 import XCTest
 
 /// `report compare`: two runs of one benchmark side by side, and the refusals.
@@ -71,19 +72,6 @@ final class ReportComparisonTests: XCTestCase {
         }
         assertInputError(["class 0 is \"1\" in a.json but \"lungs\" in b.json"]) {
             _ = try ReportComparison(a, source: "a.json", .single(try report(names: ["lungs", "2", "3"])), source: "b.json")
-        }
-    }
-
-    /// The error is an InputError of one line holding every one of `parts`.
-    func assertInputError(_ parts: [String], file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) {
-        do {
-            try body()
-            XCTFail("no error; expected one mentioning \(parts)", file: file, line: line)
-        } catch let error as InputError {
-            XCTAssertFalse(error.message.contains("\n"), error.message, file: file, line: line)
-            for part in parts { XCTAssertTrue(error.message.contains(part), "'\(error.message)' lacks '\(part)'", file: file, line: line) }
-        } catch {
-            XCTFail("not an InputError: \(error)", file: file, line: line)
         }
     }
 }

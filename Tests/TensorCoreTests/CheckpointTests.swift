@@ -1,3 +1,4 @@
+import ReferenceParity
 import Foundation
 import TensorCore
 import XCTest

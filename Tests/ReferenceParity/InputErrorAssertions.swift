@@ -3,7 +3,7 @@ import XCTest
 
 extension XCTestCase {
     /// The error is an InputError of one line that contains every one of `parts`.
-    func assertInputError(_ parts: [String], file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) {
+    public func assertInputError(_ parts: [String], file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void) {
         do {
             try body()
             XCTFail("no error; expected one mentioning \(parts)", file: file, line: line)
