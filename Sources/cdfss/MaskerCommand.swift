@@ -86,7 +86,15 @@ struct MaskerInit: ParsableCommand {
 struct MaskerApply: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
-        abstract: "Apply a masker (APM, then ACPA) to a [N, C, H, W] float32 .npy array.")
+        abstract: "Apply a masker (APM, then ACPA) to a [N, C, H, W] float32 .npy array; with --grad-output, its backward too.",
+        discussion: """
+            The way to use the maskers from another framework: export the features, apply, and \
+            read the result back. With --grad-output G.npy (the gradient of your loss for the \
+            output, the output's shape) the backward runs too: --grad-input writes the gradient \
+            for the input features (.npy), --grad-params the gradient of every masker parameter \
+            under the masker file's own names (apm.mask_amplitude, acpa.phase_attn.0.weight, ...; \
+            .safetensors), so a training loop elsewhere can drive the maskers or check them.
+            """)
 
     @Option(help: "Masker file (.safetensors).")
     var masker: String
@@ -97,25 +105,80 @@ struct MaskerApply: ParsableCommand {
     @Option(help: "Where to write the masked features (.npy).")
     var output: String
 
+    @Option(help: "Gradient of the loss for the output (.npy, the output's shape): runs the backward.")
+    var gradOutput: String?
+
+    @Option(help: "Where to write the gradient for the input features (.npy); needs --grad-output.")
+    var gradInput: String?
+
+    @Option(help: "Where to write the masker parameters' gradients (.safetensors, the masker file's names); needs --grad-output.")
+    var gradParams: String?
+
     func validate() throws {
         try OutputFormat.npy.check(output, option: "--output")
+        if let gradInput { try OutputFormat.npy.check(gradInput, option: "--grad-input") }
+        if let gradParams { try OutputFormat.safetensors.check(gradParams, option: "--grad-params") }
+        if gradOutput == nil, gradInput != nil || gradParams != nil {
+            throw ValidationError("--grad-input and --grad-params need --grad-output (the gradient to send back)")
+        }
+        if gradOutput != nil, gradInput == nil, gradParams == nil {
+            throw ValidationError("--grad-output: say where the gradients go (--grad-input, --grad-params or both)")
+        }
     }
 
     func run() throws {
         var check = OutputCheck()
         check.output("--output", output)
+        check.output("--grad-input", gradInput)
+        check.output("--grad-params", gradParams)
         check.input("--masker", masker)
         check.input("--input", input)
+        check.input("--grad-output", gradOutput)
         try check.prepare()
         let state = try MaskerState.read(URL(fileURLWithPath: masker))
         var features = try NumPyArray.read(URL(fileURLWithPath: input))
+        let upstream = try gradOutput.map { try NumPyArray.read(URL(fileURLWithPath: $0)) }
+        var tapes: [(plugin: FeaturePlugin, tape: PluginTape)] = []
         do {
-            for plugin in state.plugins { features = try plugin(features) }
+            for plugin in state.plugins {
+                if upstream != nil {
+                    let (masked, tape) = try plugin.forwardForTraining(features)
+                    tapes.append((plugin, tape))
+                    features = masked
+                } else {
+                    features = try plugin(features)
+                }
+            }
         } catch let error as InputError {
             throw InputError("\(input): \(error.message)")
         }
-        try NumPyArray.write(features, to: URL(fileURLWithPath: output))
-        print("wrote \(output): \(features.shapeDescription) masked by \(describe(state))")
+        // Everything is computed before anything is written: the outputs appear together.
+        let outputs = StagedOutputs()
+        try outputs.stage(NumPyArray.encode(features), to: URL(fileURLWithPath: output))
+        if let upstream, let gradOutput {
+            guard upstream.shape == features.shape else {
+                throw InputError("\(gradOutput): the gradient has shape \(upstream.shapeDescription), the output \(features.shapeDescription)")
+            }
+            guard upstream.scalars.allSatisfy(\.isFinite) else {
+                throw InputError("\(gradOutput): the gradient holds a NaN or an infinity")
+            }
+            var grad = upstream
+            var parameters: [String: Tensor] = [:]
+            for (plugin, tape) in tapes.reversed() {
+                var own: [String: Tensor] = [:]
+                grad = plugin.backward(grad, tape: tape, parameterGradients: &own)
+                let prefix = plugin is AmplitudePhaseMasker ? MaskerState.amplitudePrefix : MaskerState.attentionPrefix
+                for (name, value) in own { parameters[prefix + name] = value }
+            }
+            if let gradInput { try outputs.stage(NumPyArray.encode(grad), to: URL(fileURLWithPath: gradInput)) }
+            if let gradParams {
+                try outputs.stage(SafetensorsFile(tensors: parameters, metadata: ["created_by": "cdfss \(CDFSS.version) masker apply"]).encoded(),
+                                  to: URL(fileURLWithPath: gradParams))
+            }
+        }
+        try outputs.commit()
+        print("wrote \(output): \(features.shapeDescription) masked by \(describe(state))"
+            + (gradOutput == nil ? "" : "; the backward: " + [gradInput, gradParams].compactMap { $0 }.joined(separator: ", ")))
     }
 }
 
