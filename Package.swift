@@ -69,6 +69,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // An example of a model of one's own holding maskers through FeaturePlugin.
+        .target(name: "SmallSegmenter", dependencies: ["TensorCore", "FreqMask"], path: "Examples/SmallSegmenter"),
+        .testTarget(name: "ExamplesTests", dependencies: ["SmallSegmenter", "FreqMask", "TensorCore"]),
+
         // Test support: fixtures with float64 references and the parity bounds they set, and
         // the assertion that an error is one line naming what is wrong.
         .target(name: "ReferenceParity", dependencies: ["TensorCore"], path: "Tests/ReferenceParity"),
