@@ -1,36 +1,50 @@
+import Foundation
 import TensorCore
 
-/// The names of the 13 backbone taps HSNet correlates: `layer<L>.<block>`, the residual sum of
-/// that bottleneck before its final ReLU (layer2.0 .. layer2.3, layer3.0 .. layer3.5,
-/// layer4.0 .. layer4.2), in the order `HSNet.features(of:)` returns them.
-public enum BackboneTaps {
-    public static let names: [String] = {
+/// The names of the backbone taps HSNet correlates: `layer<L>.<block>`, the residual sum of
+/// that bottleneck before its final ReLU, in the order `HSNet.features(of:)` returns them.
+/// ResNet-50 has 13 (layer2.0 .. layer2.3, layer3.0 .. layer3.5, layer4.0 .. layer4.2),
+/// ResNet-101 30 (layer 3 runs to layer3.22).
+public struct BackboneTaps: Sendable {
+    public let depth: ResNetDepth
+    public let names: [String]
+
+    public init(depth: ResNetDepth) {
+        self.depth = depth
         var names: [String] = []
         var seen: [Int: Int] = [:]
-        for layer in ResNet50Backbone.tapLayers {
+        for layer in depth.tapLayers {
             names.append("layer\(layer).\(seen[layer, default: 0])")
             seen[layer, default: 0] += 1
         }
-        return names
-    }()
+        self.names = names
+    }
+
+    /// The taps of `model`'s backbone.
+    public init(of model: HSNet) { self.init(depth: model.backbone.depth) }
+
+    /// Every name some supported backbone has: what a command checks before it has loaded
+    /// the model, which then decides (a ResNet-50 has no layer3.6).
+    public static let anyBackbone = BackboneTaps(depth: .resnet101)
 
     /// The index of a tap by name.
-    public static func index(of name: String) throws -> Int {
+    public func index(of name: String) throws -> Int {
         guard let index = names.firstIndex(of: name) else {
-            throw InputError("no backbone tap \"\(name)\" (the taps are layer2.0 .. layer2.3, layer3.0 .. layer3.5, layer4.0 .. layer4.2)")
+            throw InputError("no backbone tap \"\(name)\" in \(depth.name) (the taps are layer2.0 .. layer2.\(depth.tapCount(layer: 2) - 1), layer3.0 .. layer3.\(depth.tapCount(layer: 3) - 1), layer4.0 .. layer4.\(depth.tapCount(layer: 4) - 1))")
         }
         return index
     }
 
     /// Tap indices from a comma-separated list of names or layers (`layer4` for all of layer
-    /// 4's taps, `all` for the 13).
-    public static func parse(_ list: String) throws -> [Int] {
+    /// 4's taps, `all` for every tap).
+    public func parse(_ list: String) throws -> [Int] {
         var indices: [Int] = []
+        let layers = depth.tapLayers
         for item in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
             if item == "all" {
                 indices += names.indices
             } else if item.hasPrefix("layer"), !item.contains("."), let layer = Int(item.dropFirst(5)), (2...4).contains(layer) {
-                indices += ResNet50Backbone.tapLayers.indices.filter { ResNet50Backbone.tapLayers[$0] == layer }
+                indices += layers.indices.filter { layers[$0] == layer }
             } else {
                 indices.append(try index(of: item))
             }

@@ -1,6 +1,6 @@
 import TensorCore
 
-/// One bottleneck block of torchvision's ResNet-50: 1x1 conv, 3x3 conv (carrying the block's
+/// One bottleneck block of torchvision's ResNet-50 and ResNet-101: 1x1 conv, 3x3 conv (carrying the block's
 /// stride), 1x1 conv expanding the channels four times, each followed by BatchNorm; the first
 /// block of a layer also projects its shortcut with a strided 1x1 conv and BatchNorm.
 ///
@@ -73,15 +73,15 @@ public struct Bottleneck {
     /// Returns nil when a parameter is missing or misshapen (the reader records which).
     static func load(from reader: StateDictReader, prefix: String, inputChannels: Int, planes: Int, stride: Int) -> Bottleneck? {
         let projects = stride != 1 || inputChannels != 4 * planes
-        let c1 = ResNet50Backbone.foldedConv(reader, prefix + "conv1", prefix + "bn1",
+        let c1 = ResNetBackbone.foldedConv(reader, prefix + "conv1", prefix + "bn1",
                                              shape: [planes, inputChannels, 1, 1], stride: 1, padding: 0)
-        let c2 = ResNet50Backbone.foldedConv(reader, prefix + "conv2", prefix + "bn2",
+        let c2 = ResNetBackbone.foldedConv(reader, prefix + "conv2", prefix + "bn2",
                                              shape: [planes, planes, 3, 3], stride: stride, padding: 1)
-        let c3 = ResNet50Backbone.foldedConv(reader, prefix + "conv3", prefix + "bn3",
+        let c3 = ResNetBackbone.foldedConv(reader, prefix + "conv3", prefix + "bn3",
                                              shape: [4 * planes, planes, 1, 1], stride: 1, padding: 0)
         var projection: Conv2d?
         if projects {
-            projection = ResNet50Backbone.foldedConv(reader, prefix + "downsample.0", prefix + "downsample.1",
+            projection = ResNetBackbone.foldedConv(reader, prefix + "downsample.0", prefix + "downsample.1",
                                                      shape: [4 * planes, inputChannels, 1, 1], stride: stride, padding: 0)
             if projection == nil { return nil }
         }

@@ -13,7 +13,7 @@ extension HSNet {
     /// the feature size, 13 x 13 at 400 x 400).
     public func installFrequencyMaskers(amplitudePhase: AmplitudePhaseMasker?, channelAttention: ChannelPhaseAttention?,
                                         imageSize: Int) throws {
-        let channels = ResNet50Backbone.layerChannels[3]
+        let channels = ResNetBackbone.layerChannels[3]
         if let apm = amplitudePhase {
             let size = Self.featureSize(layer: 4, imageHeight: imageSize, imageWidth: imageSize)
             guard apm.height == size.height, apm.width == size.width else {

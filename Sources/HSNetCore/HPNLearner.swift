@@ -40,22 +40,28 @@ public struct HPNLearner {
         let supportStrides: [Int]
     }
 
-    /// Squeezing blocks (one per pyramid: 3, 6 and 4 taps in) and mixing blocks, with the
-    /// kernel sizes and support strides that bring every pyramid's support dims to the same
-    /// small size (2 x 2 at a 400 x 400 image).
-    static let blockSpecs: [BlockSpec] = [
-        BlockSpec(name: "encoder_layer4", inputChannels: 3, outputChannels: [16, 64, 128], kernelSizes: [3, 3, 3], supportStrides: [2, 2, 2]),
-        BlockSpec(name: "encoder_layer3", inputChannels: 6, outputChannels: [16, 64, 128], kernelSizes: [5, 3, 3], supportStrides: [4, 2, 2]),
-        BlockSpec(name: "encoder_layer2", inputChannels: 4, outputChannels: [16, 64, 128], kernelSizes: [5, 5, 3], supportStrides: [4, 4, 2]),
-        BlockSpec(name: "encoder_layer4to3", inputChannels: 128, outputChannels: [128, 128, 128], kernelSizes: [3, 3, 3], supportStrides: [1, 1, 1]),
-        BlockSpec(name: "encoder_layer3to2", inputChannels: 128, outputChannels: [128, 128, 128], kernelSizes: [3, 3, 3], supportStrides: [1, 1, 1]),
-    ]
+    /// Squeezing blocks (one per pyramid, as many input channels as the backbone has taps in
+    /// that layer: 3, 6, 4 for ResNet-50 and 3, 23, 4 for ResNet-101, HSNet's
+    /// `reversed(nbottlenecks[-3:])`) and mixing blocks, with the kernel sizes and support
+    /// strides that bring every pyramid's support dims to the same small size (2 x 2 at a
+    /// 400 x 400 image).
+    static func blockSpecs(backbone depth: ResNetDepth) -> [BlockSpec] {
+        [
+            BlockSpec(name: "encoder_layer4", inputChannels: depth.tapCount(layer: 4), outputChannels: [16, 64, 128], kernelSizes: [3, 3, 3], supportStrides: [2, 2, 2]),
+            BlockSpec(name: "encoder_layer3", inputChannels: depth.tapCount(layer: 3), outputChannels: [16, 64, 128], kernelSizes: [5, 3, 3], supportStrides: [4, 2, 2]),
+            BlockSpec(name: "encoder_layer2", inputChannels: depth.tapCount(layer: 2), outputChannels: [16, 64, 128], kernelSizes: [5, 5, 3], supportStrides: [4, 4, 2]),
+            BlockSpec(name: "encoder_layer4to3", inputChannels: 128, outputChannels: [128, 128, 128], kernelSizes: [3, 3, 3], supportStrides: [1, 1, 1]),
+            BlockSpec(name: "encoder_layer3to2", inputChannels: 128, outputChannels: [128, 128, 128], kernelSizes: [3, 3, 3], supportStrides: [1, 1, 1]),
+        ]
+    }
 
     /// Decoder convolutions (3x3, padding 1): name, input and output channels.
     static let decoderSpecs: [(name: String, input: Int, output: Int)] = [
         ("decoder1.0", 128, 128), ("decoder1.2", 128, 64), ("decoder2.0", 64, 64), ("decoder2.2", 64, 2),
     ]
 
+    /// The backbone whose taps the squeezing blocks take.
+    public let backboneDepth: ResNetDepth
     public var encoderLayer4: BuildingBlock
     public var encoderLayer3: BuildingBlock
     public var encoderLayer2: BuildingBlock
@@ -64,10 +70,11 @@ public struct HPNLearner {
     /// decoder1.0, decoder1.2, decoder2.0, decoder2.2.
     public var decoder: [Conv2d]
 
-    /// Names (relative to `hpn_learner.`) and shapes of every parameter, in PyTorch's order.
-    public static var parameterShapes: [(name: String, shape: [Int])] {
+    /// Names (relative to `hpn_learner.`) and shapes of every parameter, in PyTorch's order,
+    /// for the learner of a `depth` backbone.
+    public static func parameterShapes(backbone depth: ResNetDepth) -> [(name: String, shape: [Int])] {
         var shapes: [(name: String, shape: [Int])] = []
-        for spec in blockSpecs {
+        for spec in blockSpecs(backbone: depth) {
             var inputChannels = spec.inputChannels
             for (i, (channels, kernel)) in zip(spec.outputChannels, spec.kernelSizes).enumerated() {
                 for conv in ["conv1", "conv2"] {
@@ -87,16 +94,19 @@ public struct HPNLearner {
     }
 
     /// Loads the learner from a state dict whose learner entries start with `prefix`
-    /// (`hpn_learner.` in an HSNet checkpoint). Every problem is reported in one `InputError`.
-    public init(stateDict: [(name: String, tensor: Tensor)], prefix: String = "hpn_learner.", source: String = "state dict") throws {
+    /// (`hpn_learner.` in an HSNet checkpoint), for a `backbone` of that depth. Every problem
+    /// is reported in one `InputError`.
+    public init(stateDict: [(name: String, tensor: Tensor)], prefix: String = "hpn_learner.", backbone depth: ResNetDepth = .resnet50,
+                source: String = "state dict") throws {
         let reader = try StateDictReader(stateDict, source: source)
-        let learner = Self.load(from: reader, prefix: prefix)
-        try reader.finish(what: "the HSNet learner")
+        let learner = Self.load(from: reader, prefix: prefix, backbone: depth)
+        try reader.finish(what: "the HSNet learner of a \(depth.name)")
         self = learner!
     }
 
-    init(blocks: [BuildingBlock], decoder: [Conv2d]) {
+    init(backbone depth: ResNetDepth, blocks: [BuildingBlock], decoder: [Conv2d]) {
         precondition(blocks.count == 5 && decoder.count == 4)
+        backboneDepth = depth
         encoderLayer4 = blocks[0]
         encoderLayer3 = blocks[1]
         encoderLayer2 = blocks[2]
@@ -106,10 +116,10 @@ public struct HPNLearner {
     }
 
     /// Reads every learner parameter under `prefix`; nil when any is missing or misshapen.
-    static func load(from reader: StateDictReader, prefix: String) -> HPNLearner? {
+    static func load(from reader: StateDictReader, prefix: String, backbone depth: ResNetDepth) -> HPNLearner? {
         var blocks: [BuildingBlock] = []
         var complete = true
-        for spec in blockSpecs {
+        for spec in blockSpecs(backbone: depth) {
             var convolutions: [CenterPivotConv4d] = []
             var norms: [GroupNorm] = []
             var inputChannels = spec.inputChannels
@@ -149,7 +159,7 @@ public struct HPNLearner {
                 complete = false
             }
         }
-        return complete ? HPNLearner(blocks: blocks, decoder: decoder) : nil
+        return complete ? HPNLearner(backbone: depth, blocks: blocks, decoder: decoder) : nil
     }
 
     // MARK: Forward
@@ -245,7 +255,7 @@ extension HPNLearner {
     public var namedParameters: [(name: String, tensor: Tensor)] {
         var named: [(name: String, tensor: Tensor)] = []
         let blocks = [encoderLayer4, encoderLayer3, encoderLayer2, encoderLayer4to3, encoderLayer3to2]
-        for (spec, block) in zip(Self.blockSpecs, blocks) {
+        for (spec, block) in zip(Self.blockSpecs(backbone: backboneDepth), blocks) {
             for (i, (convolution, norm)) in zip(block.convolutions, block.norms).enumerated() {
                 for (conv, layer) in [("conv1", convolution.conv1), ("conv2", convolution.conv2)] {
                     named.append(("\(spec.name).\(3 * i).\(conv).weight", layer.weight))

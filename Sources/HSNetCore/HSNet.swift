@@ -2,14 +2,14 @@ import Dispatch
 import FreqMask
 import TensorCore
 
-/// The hypercorrelation squeeze network (HSNet, ResNet-50) with named plug-in slots.
+/// The hypercorrelation squeeze network (HSNet, ResNet-50 or ResNet-101) with named plug-in slots.
 ///
-/// One episode: the 13 backbone taps of the query and of each support image; plug-ins of the
+/// One episode: the backbone taps (13 or 30) of the query and of each support image; plug-ins of the
 /// `.query`/`.support` slots; support taps multiplied by the support mask (bilinearly resized,
 /// align_corners=True, to each tap); plug-ins of the `.masked` slots; the three correlation
 /// pyramids; the learner; logits bilinearly resized to the image size.
 public final class HSNet {
-    public var backbone: ResNet50Backbone
+    public var backbone: ResNetBackbone
     public var learner: HPNLearner
     /// Plug-ins acting on the backbone features (see `PluginSlot`); empty for plain HSNet.
     public var plugins = PluginSlots()
@@ -22,64 +22,84 @@ public final class HSNet {
     /// The module prefixes of the frequency maskers in published checkpoints.
     public static let defaultPluginPrefixes = ["apm", "acpa"]
 
-    public init(backbone: ResNet50Backbone, learner: HPNLearner) {
+    public init(backbone: ResNetBackbone, learner: HPNLearner) {
+        precondition(backbone.depth == learner.backboneDepth,
+                     "the learner squeezes the taps of a \(learner.backboneDepth.name), the backbone is a \(backbone.depth.name)")
         self.backbone = backbone
         self.learner = learner
     }
 
     /// Builds the model from an HSNet state dict: `backbone.*` and `hpn_learner.*` map 1:1 to
-    /// the PyTorch names; entries under `pluginPrefixes` are kept in `pluginTensors`.
+    /// the PyTorch names; entries under `pluginPrefixes` are kept in `pluginTensors`. The
+    /// backbone's depth (ResNet-50 or ResNet-101) is recognised from its names and the learner
+    /// is read for it.
     ///
     /// When `backboneStateDict` is given, the backbone comes from it instead (torchvision's
-    /// ImageNet ResNet-50 file, names without `backbone.`, its `fc.*` head ignored; or names
-    /// with `backbone.`), and `stateDict` must then hold no `backbone.*` entries.
+    /// ImageNet ResNet-50 or ResNet-101 file, names without `backbone.`, its `fc.*` head
+    /// ignored; or names with `backbone.`), and `stateDict` must then hold no `backbone.*` entries.
     ///
     /// Missing entries, entries of the wrong shape and entries nobody expects are all listed in
-    /// one `InputError`, by name.
+    /// one `InputError`, by name; a checkpoint of another model (HSNet-VGG-16, PATNet) is
+    /// refused in one line naming the models cdfss runs.
     public convenience init(stateDict: [(name: String, tensor: Tensor)],
                             backboneStateDict: [(name: String, tensor: Tensor)]? = nil,
                             pluginPrefixes: [String] = HSNet.defaultPluginPrefixes,
                             source: String = "checkpoint", backboneSource: String = "backbone checkpoint") throws {
+        try SupportedModels.check(stateDict.map(\.name), source: source)
+        if let backboneStateDict { try SupportedModels.check(backboneStateDict.map(\.name), source: backboneSource) }
         let reader = try StateDictReader(stateDict, source: source)
-        let backbone: ResNet50Backbone?
+        let backbone: ResNetBackbone?
         if let backboneStateDict {
             if let clash = stateDict.first(where: { $0.name.hasPrefix("backbone.") }) {
                 throw InputError("\(source): holds backbone parameters (\(clash.name)) although a separate backbone was given; give only one of them")
             }
             let prefix = backboneStateDict.contains { $0.name.hasPrefix("backbone.") } ? "backbone." : ""
-            backbone = try ResNet50Backbone(stateDict: backboneStateDict, prefix: prefix, source: backboneSource)
+            backbone = try ResNetBackbone(stateDict: backboneStateDict, prefix: prefix, source: backboneSource)
         } else {
             if !stateDict.contains(where: { $0.name.hasPrefix("backbone.") }) {
                 let looksTorchvision = stateDict.contains { $0.name == "layer1.0.conv1.weight" }
                 throw InputError("\(source): has no backbone.* parameters"
-                    + (looksTorchvision ? " (it looks like a torchvision ResNet-50 file: give it as the backbone, with an HSNet checkpoint for the learner)"
-                                        : " (give a ResNet-50 backbone state dict as well)"))
+                    + (looksTorchvision ? " (it looks like a torchvision ResNet file: give it as the backbone, with an HSNet checkpoint for the learner)"
+                                        : " (give a ResNet-50 or ResNet-101 backbone state dict as well)"))
             }
-            backbone = ResNet50Backbone.load(from: reader, prefix: "backbone.")
-            // HSNet keeps torchvision's whole ResNet-50 as its backbone, so its checkpoints
+            let depth = ResNetDepth.recognised(in: stateDict.lazy.map(\.name), prefix: "backbone.")
+            backbone = ResNetBackbone.load(from: reader, prefix: "backbone.", depth: depth)
+            // HSNet keeps torchvision's whole ResNet as its backbone, so its checkpoints
             // carry the unused ImageNet classifier too.
             _ = reader.takeAll(prefix: "backbone.fc.")
         }
-        let learner = HPNLearner.load(from: reader, prefix: "hpn_learner.")
+        // A backbone that failed to load still tells the learner's depth: the names decide it.
+        let depth = backbone?.depth ?? ResNetDepth.recognised(in: stateDict.lazy.map(\.name), prefix: "backbone.")
+        try Self.checkLearnerFits(stateDict, backbone: depth, source: source)
+        let learner = HPNLearner.load(from: reader, prefix: "hpn_learner.", backbone: depth)
         var pluginEntries: [String: Tensor] = [:]
         for prefix in pluginPrefixes {
             for (name, tensor) in reader.takeAll(prefix: prefix + ".") { pluginEntries[prefix + "." + name] = tensor }
         }
-        try reader.finish(what: "HSNet (ResNet-50)")
+        try reader.finish(what: "HSNet (\(depth.name))")
         self.init(backbone: backbone!, learner: learner!)
         pluginTensors = pluginEntries
+    }
+
+    /// A learner trained on the other depth's taps is told in one line rather than as a list
+    /// of misshapen squeezing weights (layer 3 gives 6 taps in ResNet-50, 23 in ResNet-101).
+    static func checkLearnerFits(_ stateDict: [(name: String, tensor: Tensor)], backbone depth: ResNetDepth, source: String) throws {
+        guard let first = stateDict.first(where: { $0.name == "hpn_learner.encoder_layer3.0.conv1.weight" })?.tensor,
+              first.rank == 4, first.shape[1] != depth.tapCount(layer: 3),
+              let trained = ResNetDepth.allCases.first(where: { $0.tapCount(layer: 3) == first.shape[1] }) else { return }
+        throw InputError("\(source): its learner squeezes the taps of a \(trained.name), but the backbone is a \(depth.name)")
     }
 
     // MARK: Geometry
 
     /// The spatial size of the taps of `layer` (2, 3 or 4) for a `height` x `width` image.
     public static func featureSize(layer: Int, imageHeight: Int, imageWidth: Int) -> (height: Int, width: Int) {
-        ResNet50Backbone.tapSizes(imageHeight: imageHeight, imageWidth: imageWidth)[layer]!
+        ResNetBackbone.tapSizes(imageHeight: imageHeight, imageWidth: imageWidth)[layer]!
     }
 
     // MARK: Steps of an episode
 
-    /// The 13 backbone taps of `image` [1, 3, H, W] (layer 2 first).
+    /// The backbone taps of `image` [1, 3, H, W] (13 or 30, layer 2 first).
     public func features(of image: Tensor) -> [Tensor] {
         backbone.features(image)
     }
@@ -105,7 +125,7 @@ public final class HSNet {
     public func applyPlugins(role: PluginSlot.Role, stage: PluginSlot.Stage, to taps: inout [Tensor]) throws {
         for layer in 2...4 {
             try plugins.apply(try PluginSlot(layer: layer, role: role, stage: stage), to: &taps,
-                              tapLayers: ResNet50Backbone.tapLayers)
+                              tapLayers: backbone.tapLayers)
         }
     }
 
@@ -158,7 +178,7 @@ public final class HSNet {
     /// The decoder's logits [1, 2, h, w] (h, w: half the input size), before the final resize.
     func decoderLogits(query: [Hypercorrelation.Operand], supportTaps: [Tensor],
                        observe: ((String, Tensor) -> Void)?) throws -> Tensor {
-        let layers = ResNet50Backbone.tapLayers
+        let layers = backbone.tapLayers
         var squeezed: [Int: Tensor] = [:]
         // One pyramid at a time, each squeezed at once, so that only one (the layer-2 one is
         // 4 x 2500 x 2500 floats at 400 x 400) is alive at a time.
@@ -179,7 +199,7 @@ public final class HSNet {
 
     // MARK: Prediction
 
-    /// The query's 13 taps after the plug-ins of the `.query` and `.query.masked` slots
+    /// The query's taps after the plug-ins of the `.query` and `.query.masked` slots
     /// (the query is never masked, so both stages run back to back).
     public func queryFeatures(_ query: Tensor, observe: ((String, Tensor) -> Void)? = nil) throws -> [Tensor] {
         try queryFeatures(fromTaps: features(of: query), observe: observe)
@@ -195,7 +215,7 @@ public final class HSNet {
         return taps
     }
 
-    /// A support image's 13 taps after the `.support` plug-ins, the masking by `mask` [H, W]
+    /// A support image's taps after the `.support` plug-ins, the masking by `mask` [H, W]
     /// and the `.support.masked` plug-ins.
     public func supportFeatures(_ support: Tensor, mask: Tensor, observe: ((String, Tensor) -> Void)? = nil) throws -> [Tensor] {
         try supportFeatures(fromTaps: features(of: support), mask: mask, observe: observe)

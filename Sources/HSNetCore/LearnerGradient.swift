@@ -15,7 +15,7 @@ extension HSNet {
         if let slot = plugins.occupied.first?.slot {
             throw InputError("plug-in slot \(slot.name): the learner is trained without plug-ins (HSNet's source-domain training); remove the maskers")
         }
-        let layers = ResNet50Backbone.tapLayers
+        let layers = backbone.tapLayers
         guard queryTaps.count == layers.count, supportTaps.count == layers.count else {
             throw InputError("expected \(layers.count) backbone taps per image, got \(queryTaps.count) (query) and \(supportTaps.count) (support)")
         }

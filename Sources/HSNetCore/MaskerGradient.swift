@@ -70,7 +70,7 @@ extension HSNet {
     public func prepareMaskerEpisode(queryTaps: [Tensor], supportTaps: [Tensor], supportMask: Tensor, queryMask: Tensor) throws
         -> MaskerEpisode {
         try checkMaskerPlugins()
-        let layers = ResNet50Backbone.tapLayers
+        let layers = backbone.tapLayers
         guard queryTaps.count == layers.count, supportTaps.count == layers.count else {
             throw InputError("expected \(layers.count) backbone taps per image, got \(queryTaps.count) (query) and \(supportTaps.count) (support)")
         }

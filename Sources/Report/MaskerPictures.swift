@@ -71,14 +71,16 @@ public enum MaskerPictures {
         var plugged = taps
         // The attention sees the layer-4 taps after the masker, as in the model.
         try model.applyPlugins(role: .query, stage: .beforeSupportMask, to: &plugged)
-        let layer4 = ResNet50Backbone.tapLayers.indices.filter { ResNet50Backbone.tapLayers[$0] == 4 }
+        let layers = model.backbone.tapLayers
+        let names = BackboneTaps(of: model).names
+        let layer4 = layers.indices.filter { layers[$0] == 4 }
         let bins = 40
         var series: [LineChart.Series] = []
         for (k, tap) in layer4.enumerated() {
             let weights = try attention.channelWeights(plugged[tap])
             var counts = [Double](repeating: 0, count: bins)
             for weight in weights where weight.isFinite { counts[min(bins - 1, max(0, Int(weight * Float(bins))))] += 1 }
-            series.append(LineChart.Series(name: BackboneTaps.names[tap],
+            series.append(LineChart.Series(name: names[tap],
                                            points: (0..<bins).map { (x: (Double($0) + 0.5) / Double(bins), y: counts[$0]) },
                                            color: .series(k), marker: [.circle, .square, .triangle][k % 3]))
         }

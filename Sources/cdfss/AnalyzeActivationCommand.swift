@@ -35,7 +35,7 @@ struct AnalyzeActivationCommand: ParsableCommand {
     func validate() throws {
         try HSNet.checkImageSize(model.imageSize)
         try OutputFormat.png.check(output, option: "--output")
-        _ = try BackboneTaps.index(of: tap)
+        _ = try BackboneTaps.anyBackbone.index(of: tap)
         if let html { try OutputFormat.html.check(html, option: "--html") }
     }
 
@@ -47,13 +47,13 @@ struct AnalyzeActivationCommand: ParsableCommand {
         check.model(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
         check.input("--masker", model.masker)
         try check.prepare()
-        let index = try BackboneTaps.index(of: tap)
         let picture = try RGBImage(contentsOf: URL(fileURLWithPath: image))
         let network = try ModelSource.load(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
         let maskers = try MaskerChoice(masker: model.masker, noMasker: model.noMasker)
             .install(into: network, checkpoint: model.checkpoint, imageSize: model.imageSize)
+        let index = try BackboneTaps(of: network).index(of: tap)
         let taps = network.features(of: imageTensor(picture, size: model.imageSize))
-        let layer = ResNet50Backbone.tapLayers[index]
+        let layer = network.backbone.tapLayers[index]
         let hasPlugins = PluginSlot.Stage.allCases.contains { !network.plugins[try! PluginSlot(layer: layer, role: .query, stage: $0)].isEmpty }
         let with = hasPlugins ? try network.queryFeatures(fromTaps: taps)[index] : nil
         let figure = DiagnosticPictures.activation(picture: picture, tapName: tap, without: taps[index], with: with)

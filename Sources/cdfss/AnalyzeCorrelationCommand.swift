@@ -68,7 +68,7 @@ struct AnalyzeCorrelationCommand: ParsableCommand {
         guard sources == 1 else { throw ValidationError("give exactly one of --images, --image-list or --benchmark") }
         guard (benchmark == nil) == (datapath == nil) else { throw ValidationError("--benchmark and --datapath go together") }
         try HSNet.checkImageSize(model.imageSize)
-        _ = try BackboneTaps.parse(taps)
+        _ = try BackboneTaps.anyBackbone.parse(taps)
         if let html { try OutputFormat.html.check(html, option: "--html") }
     }
 
@@ -90,13 +90,12 @@ struct AnalyzeCorrelationCommand: ParsableCommand {
         try check.prepare()
         // The matrices appear together at the end, or not at all.
         let outputs = StagedOutputs()
-        let tapIndices = try BackboneTaps.parse(taps)
         let paths = try pictures()
         if let out { try outputs.createFolder(URL(fileURLWithPath: out), option: "--out") }
         let network = try ModelSource.load(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
         let maskers = try MaskerChoice(masker: model.masker, noMasker: model.noMasker)
             .install(into: network, checkpoint: model.checkpoint, imageSize: model.imageSize)
-        let analysis = CorrelationAnalysis(model: network, taps: tapIndices)
+        let analysis = CorrelationAnalysis(model: network, taps: try BackboneTaps(of: network).parse(taps))
         let progress = ProgressLine(total: paths.count, unit: "picture")
         var done = 0
         for batch in stride(from: 0, to: paths.count, by: 2).map({ Array(paths[$0..<min($0 + 2, paths.count)]) }) {

@@ -44,7 +44,7 @@ struct AnalyzeFeaturesCommand: ParsableCommand {
     func validate() throws {
         guard (support == nil) == (supportMask == nil) else { throw ValidationError("--support and --support-mask go together") }
         try HSNet.checkImageSize(model.imageSize)
-        _ = try BackboneTaps.parse(taps)
+        _ = try BackboneTaps.anyBackbone.parse(taps)
         if let html { try OutputFormat.html.check(html, option: "--html") }
     }
 
@@ -60,7 +60,6 @@ struct AnalyzeFeaturesCommand: ParsableCommand {
         try check.prepare()
         // The arrays appear together at the end, or not at all.
         let outputs = StagedOutputs()
-        let tapIndices = try BackboneTaps.parse(taps)
         try outputs.createFolder(URL(fileURLWithPath: out), option: "--out")
         let size = model.imageSize
         let query = imageTensor(try RGBImage(contentsOf: URL(fileURLWithPath: image)), size: size)
@@ -73,6 +72,7 @@ struct AnalyzeFeaturesCommand: ParsableCommand {
         let network = try ModelSource.load(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
         let maskers = try MaskerChoice(masker: model.masker, noMasker: model.noMasker)
             .install(into: network, checkpoint: model.checkpoint, imageSize: size)
+        let tapIndices = try BackboneTaps(of: network).parse(taps)
         let tensors = try FeatureExport.tensors(model: network, query: query, taps: tapIndices,
                                                 support: supportInput.map { ($0.image, $0.mask) })
         let folder = URL(fileURLWithPath: out)

@@ -196,7 +196,7 @@ struct BenchCommand: ParsableCommand {
         }
         let perPicture = { (seconds: [Double]) in seconds.map { $0 / Double(pictures.count) } }
         var results: [BenchResult] = []
-        for (label, taps) in [("layer-4 taps", try BackboneTaps.parse("layer4")), ("all 13 taps", try BackboneTaps.parse("all"))] {
+        for (label, taps) in [("layer-4 taps", try BackboneTaps(of: model).parse("layer4")), ("all 13 taps", try BackboneTaps(of: model).parse("all"))] {
             let analysis = CorrelationAnalysis(model: model, taps: taps)
             let seconds = try Timing.measure(runs: 1, warmup: 0) {
                 for pair in pairs { try analysis.add(pair) }

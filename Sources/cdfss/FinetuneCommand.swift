@@ -314,7 +314,7 @@ struct FinetuneCommand: ParsableCommand {
         let withAttention = acpa ?? true
         guard variant != .none || withAttention else { throw InputError("nothing to fine-tune: --apm none with --no-acpa") }
         let size = HSNet.featureSize(layer: 4, imageHeight: imageSize, imageWidth: imageSize)
-        let channels = ResNet50Backbone.layerChannels[3]
+        let channels = ResNetBackbone.layerChannels[3]
         var generator = SeededGenerator(seed: seed)
         let amplitudePhase = variant == .none ? nil : AmplitudePhaseMasker(
             variant: variant == .m ? .perChannel : .shared, channels: channels, height: size.height, width: size.width)

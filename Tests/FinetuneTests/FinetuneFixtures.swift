@@ -14,7 +14,7 @@ enum FinetuneFixtures {
 
     /// The det-fill HSNet of the reference episode, plug-in slots empty.
     static let model: HSNet = {
-        let backbone = ResNet50Backbone.parameterShapes.map {
+        let backbone = ResNetBackbone.parameterShapes(depth: .resnet50).map {
             (name: "backbone." + $0.name, tensor: detFill(name: "backbone." + $0.name, shape: $0.shape))
         }
         let rest = try! TorchCheckpoint.loadStateDict(from: url("hsnet_apm_nonbackbone.pt"))

@@ -21,7 +21,7 @@ enum HSNetFixtures {
 
     /// det-fill values for every backbone parameter, named as torchvision does (no prefix).
     static let torchvisionBackbone: [(name: String, tensor: Tensor)] = {
-        ResNet50Backbone.parameterShapes.map { (name: $0.name, tensor: detFill(name: "backbone." + $0.name, shape: $0.shape)) }
+        ResNetBackbone.parameterShapes(depth: .resnet50).map { (name: $0.name, tensor: detFill(name: "backbone." + $0.name, shape: $0.shape)) }
     }()
 
     /// The whole det-fill state dict, as an HSNet checkpoint holds it.

@@ -25,15 +25,15 @@ final class HSNetLoadingTests: XCTestCase {
     }
 
     func testLearnerParameterNamesAreThoseOfThePyTorchModule() {
-        let names = HPNLearner.parameterShapes.map { "hpn_learner." + $0.name }
+        let names = HPNLearner.parameterShapes(backbone: .resnet50).map { "hpn_learner." + $0.name }
         let reference = learnerStateDict
         XCTAssertEqual(names, reference.map(\.name))
-        XCTAssertEqual(HPNLearner.parameterShapes.map(\.shape), reference.map(\.tensor.shape))
+        XCTAssertEqual(HPNLearner.parameterShapes(backbone: .resnet50).map(\.shape), reference.map(\.tensor.shape))
         XCTAssertEqual(reference.count, 98)
     }
 
     func testBackboneParameterNamesAreTorchvisions() {
-        let shapes = ResNet50Backbone.parameterShapes
+        let shapes = ResNetBackbone.parameterShapes(depth: .resnet50)
         // 53 convolutions, 53 BatchNorms with 4 tensors each (num_batches_tracked excluded).
         XCTAssertEqual(shapes.count, 53 + 53 * 4)
         XCTAssertEqual(shapes.map(\.shape).reduce(0) { $0 + $1.reduce(1, *) }, 25_557_032 - 2_049_000 + 53_120)

@@ -69,7 +69,7 @@ final class HypercorrelationTests: XCTestCase {
 
     func testPyramidsGroupTheTapsByLayerDeepestFirst() {
         var generator = SeededGenerator(seed: 3)
-        let layers = ResNet50Backbone.tapLayers
+        let layers = ResNetDepth.resnet50.tapLayers
         let query = layers.map { random([1, 4 * $0, 6 - $0, 6 - $0], &generator) }
         let support = layers.map { random([1, 4 * $0, 7 - $0, 5 - $0], &generator) }
         let pyramids = Hypercorrelation.pyramids(query: query, support: support, tapLayers: layers)

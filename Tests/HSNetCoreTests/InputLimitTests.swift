@@ -36,8 +36,8 @@ final class InputLimitTests: XCTestCase {
     }
 
     func testCheckpointMaskersWithNaNAreRefusedByName() throws {
-        let backbone = ResNet50Backbone.parameterShapes.map { (name: "backbone." + $0.name, tensor: detFill(name: "backbone." + $0.name, shape: $0.shape)) }
-        let learner = HPNLearner.parameterShapes.map { (name: "hpn_learner." + $0.name, tensor: detFill(name: "hpn_learner." + $0.name, shape: $0.shape)) }
+        let backbone = ResNetBackbone.parameterShapes(depth: .resnet50).map { (name: "backbone." + $0.name, tensor: detFill(name: "backbone." + $0.name, shape: $0.shape)) }
+        let learner = HPNLearner.parameterShapes(backbone: .resnet50).map { (name: "hpn_learner." + $0.name, tensor: detFill(name: "hpn_learner." + $0.name, shape: $0.shape)) }
         var phase = Tensor(repeating: 1, shape: [1, 1, 3, 3])
         phase.scalars[4] = .nan
         let maskers = [(name: "apm.mask_amplitude", tensor: Tensor(repeating: 1, shape: [1, 1, 3, 3])), (name: "apm.mask_phase", tensor: phase)]

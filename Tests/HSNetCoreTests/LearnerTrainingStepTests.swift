@@ -7,7 +7,7 @@ import XCTest
 /// One training step of the whole HPN learner (every weight gradient) against the published
 /// code's autograd, and against finite differences of our own loss.
 final class LearnerTrainingStepTests: XCTestCase {
-    static let names = HPNLearner.parameterShapes.map { HSNet.learnerPrefix + $0.name }
+    static let names = HPNLearner.parameterShapes(backbone: .resnet50).map { HSNet.learnerPrefix + $0.name }
 
     func testEveryLearnerWeightGradientMatchesAutograd() throws {
         let fixture = try ReferenceFixture(HSNetFixtures.url("hsnet/learner_step.safetensors"))

@@ -47,7 +47,7 @@ final class PluginSlotTests: XCTestCase {
 
     /// 13 taps of a small made-up image: 4 of layer 2 (8 channels), 6 of layer 3 (16), 3 of layer 4 (32).
     func taps() -> [Tensor] {
-        ResNet50Backbone.tapLayers.map { layer in Tensor(repeating: 1, shape: [1, 8 << (layer - 2), 2, 2]) }
+        ResNetDepth.resnet50.tapLayers.map { layer in Tensor(repeating: 1, shape: [1, 8 << (layer - 2), 2, 2]) }
     }
 
     func testPluginsActOnEveryTapOfTheirLayerInInstallationOrder() throws {

@@ -76,7 +76,7 @@ final class TrainWorkflowTests: CommandLineTestCase {
         let data = try source()
         // A torchvision ResNet-50 state dict: no prefix, with the ImageNet classifier.
         var tensors: [String: Tensor] = [:]
-        for entry in HSNet.deterministicBackboneStateDict { tensors[String(entry.name.dropFirst("backbone.".count))] = entry.tensor }
+        for entry in HSNet.deterministicBackboneStateDict(depth: .resnet50) { tensors[String(entry.name.dropFirst("backbone.".count))] = entry.tensor }
         tensors["fc.weight"] = Tensor(zeros: [1000, 2048])
         tensors["fc.bias"] = Tensor(zeros: [1000])
         let weights = path("resnet50.safetensors")
@@ -86,7 +86,7 @@ final class TrainWorkflowTests: CommandLineTestCase {
                                "--include-backbone", "--output", path("tv")])
         XCTAssertEqual(trained.status, 0, trained.stderr)
         let file = try SafetensorsFile.read(URL(fileURLWithPath: path("tv/last.safetensors")))
-        for entry in HSNet.deterministicBackboneStateDict {
+        for entry in HSNet.deterministicBackboneStateDict(depth: .resnet50) {
             XCTAssertEqual(file.tensors[entry.name], entry.tensor, entry.name)
         }
         XCTAssertNil(file.tensors["backbone.fc.weight"], "the classifier is not part of HSNet's backbone")

@@ -15,7 +15,7 @@ import TensorCore
 public final class CorrelationAnalysis {
     public struct TapResult {
         public let tap: Int
-        public var name: String { BackboneTaps.names[tap] }
+        public let name: String
         public let channels: Int
         public internal(set) var positions: Int?
         public internal(set) var without: ChannelCorrelationAccumulator
@@ -35,11 +35,13 @@ public final class CorrelationAnalysis {
                 !model.plugins[try! PluginSlot(layer: layer, role: .query, stage: stage)].isEmpty
             }
         })
-        let channels = ResNet50Backbone.tapLayers.map { ResNet50Backbone.layerChannels[$0 - 1] }
+        let layers = model.backbone.tapLayers
+        let channels = layers.map { ResNetBackbone.layerChannels[$0 - 1] }
+        let names = BackboneTaps(of: model).names
         results = taps.map { tap in
-            TapResult(tap: tap, channels: channels[tap], positions: nil,
+            TapResult(tap: tap, name: names[tap], channels: channels[tap], positions: nil,
                       without: ChannelCorrelationAccumulator(channels: channels[tap]),
-                      with: layersWithPlugins.contains(ResNet50Backbone.tapLayers[tap])
+                      with: layersWithPlugins.contains(layers[tap])
                         ? ChannelCorrelationAccumulator(channels: channels[tap]) : nil)
         }
         hasPlugins = results.contains { $0.with != nil }

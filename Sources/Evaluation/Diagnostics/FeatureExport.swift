@@ -12,7 +12,7 @@ public enum FeatureExport {
     /// `support.<tap>`, `support.<tap>.masked`, `corr.layer4`, `corr.layer3`, `corr.layer2`.
     public static func tensors(model: HSNet, query: Tensor, taps: [Int],
                                support: (image: Tensor, mask: Tensor)?) throws -> [(name: String, tensor: Tensor)] {
-        let names = BackboneTaps.names
+        let names = BackboneTaps(of: model).names
         let queryTaps = model.features(of: query)
         let queryWith = try model.queryFeatures(fromTaps: queryTaps)
         var out: [(String, Tensor)] = []
@@ -27,7 +27,7 @@ public enum FeatureExport {
             out.append(("support.\(names[tap])", supportTaps[tap]))
             out.append(("support.\(names[tap]).masked", supportWith[tap]))
         }
-        let pyramids = Hypercorrelation.pyramids(query: queryWith, support: supportWith, tapLayers: ResNet50Backbone.tapLayers)
+        let pyramids = Hypercorrelation.pyramids(query: queryWith, support: supportWith, tapLayers: model.backbone.tapLayers)
         for (layer, pyramid) in zip([4, 3, 2], pyramids) { out.append(("corr.layer\(layer)", pyramid)) }
         return out
     }

@@ -115,12 +115,14 @@ public struct FilterSweep {
         for plan in plans {
             score.add(try evaluator.evaluate(plan).counts, classIndex: plan.classIndex)
         }
-        let layer4 = ResNet50Backbone.tapLayers.indices.filter { ResNet50Backbone.tapLayers[$0] == 4 }
-        var accumulators = layer4.map { _ in ChannelCorrelationAccumulator(channels: ResNet50Backbone.layerChannels[3]) }
+        let layers = evaluator.model.backbone.tapLayers
+        let names = BackboneTaps(depth: evaluator.model.backbone.depth).names
+        let layer4 = layers.indices.filter { layers[$0] == 4 }
+        var accumulators = layer4.map { _ in ChannelCorrelationAccumulator(channels: ResNetBackbone.layerChannels[3]) }
         var seen = Set<LabelledImage>()
         for plan in plans where seen.insert(plan.query).inserted {
             let taps = try evaluator.queryFeatures(plan.query)
-            for (k, tap) in layer4.enumerated() { try accumulators[k].add(taps[tap], name: "\(plan.query.image) \(BackboneTaps.names[tap])") }
+            for (k, tap) in layer4.enumerated() { try accumulators[k].add(taps[tap], name: "\(plan.query.image) \(names[tap])") }
         }
         let figures = accumulators.map(\.meanFigures)
         return Outcome(filter: filter, miou: score.miou, fbiou: score.fbiou,

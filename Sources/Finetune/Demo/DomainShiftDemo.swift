@@ -153,7 +153,7 @@ public struct DomainShiftDemo {
         let (after, outcomesAfter) = try evaluate("after", masker: "apm-m+acpa (adapted)")
 
         progress("\(style.rawValue): layer-4 channel correlation of \(settings.correlationImages) pictures")
-        let analysis = CorrelationAnalysis(model: model, taps: try BackboneTaps.parse("layer4"))
+        let analysis = CorrelationAnalysis(model: model, taps: try BackboneTaps(of: model).parse("layer4"))
         let pictures = try AnalysisImages.drawn(from: dataset, count: settings.correlationImages, seed: settings.seed)
         for start in stride(from: 0, to: pictures.count, by: 2) {
             let batch = try pictures[start..<min(start + 2, pictures.count)].map { path in

@@ -1,48 +1,52 @@
 import TensorCore
 
-/// torchvision's ResNet-50 as HSNet uses it: a frozen feature extractor whose BatchNorm runs in
-/// eval mode (folded into the convolutions at load time, eps 1e-5).
+/// torchvision's ResNet-50 or ResNet-101 as HSNet uses it: a frozen feature extractor whose
+/// BatchNorm runs in eval mode (folded into the convolutions at load time, eps 1e-5).
 ///
 /// The stem (7x7 conv, BatchNorm, ReLU, 3x3 max-pool) and layer 1 run but are not tapped;
 /// every bottleneck of layers 2, 3 and 4 gives one tap, its residual sum before the final ReLU
-/// (HSNet's feature ids 4...16): 4 taps of 512 channels at 1/8 of the image size, 6 of 1024
-/// at 1/16 and 3 of 2048 at 1/32.
-public struct ResNet50Backbone {
-    /// Bottlenecks per layer.
-    public static let blockCounts = [3, 4, 6, 3]
-    /// The backbone layer of each of the 13 taps.
-    public static let tapLayers = [2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 4, 4, 4]
-    /// Channels of each layer's output (and taps).
+/// (HSNet's feature ids 4...): 4 taps of 512 channels at 1/8 of the image size, 6 (ResNet-50)
+/// or 23 (ResNet-101) of 1024 at 1/16 and 3 of 2048 at 1/32.
+public struct ResNetBackbone {
+    /// Channels of each layer's output (and taps), the same at both depths.
     public static let layerChannels = [256, 512, 1024, 2048]
 
+    public let depth: ResNetDepth
     /// conv1 with bn1 folded in.
     public var stem: Conv2d
     /// layer1 ... layer4.
     public var layers: [[Bottleneck]]
 
-    public init(stem: Conv2d, layers: [[Bottleneck]]) {
+    public init(depth: ResNetDepth, stem: Conv2d, layers: [[Bottleneck]]) {
+        precondition(layers.map(\.count) == depth.blockCounts, "a \(depth.name) has \(depth.blockCounts) bottlenecks per layer")
+        self.depth = depth
         self.stem = stem
         self.layers = layers
     }
 
+    /// The backbone layer of each tap (see `ResNetDepth.tapLayers`).
+    public var tapLayers: [Int] { depth.tapLayers }
+
     /// Loads the backbone from a state dict, with every name under `prefix` (`backbone.` inside
     /// an HSNet checkpoint, empty for torchvision's ImageNet file, whose `fc.*` head is
-    /// accepted and ignored). Every problem is reported in one `InputError`.
+    /// accepted and ignored). The depth is recognised from the names
+    /// (`ResNetDepth.recognised(in:prefix:)`). Every problem is reported in one `InputError`.
     public init(stateDict: [(name: String, tensor: Tensor)], prefix: String = "", source: String = "state dict") throws {
+        let depth = ResNetDepth.recognised(in: stateDict.lazy.map(\.name), prefix: prefix)
         let reader = try StateDictReader(stateDict, source: source)
-        let backbone = Self.load(from: reader, prefix: prefix)
+        let backbone = Self.load(from: reader, prefix: prefix, depth: depth)
         _ = reader.takeAll(prefix: prefix + "fc.")
-        try reader.finish(what: "a ResNet-50 backbone")
+        try reader.finish(what: "a \(depth.name) backbone")
         self = backbone!
     }
 
     /// The parameter names (relative to the backbone) and shapes, in torchvision's order,
     /// `num_batches_tracked` excluded.
-    public static var parameterShapes: [(name: String, shape: [Int])] {
+    public static func parameterShapes(depth: ResNetDepth) -> [(name: String, shape: [Int])] {
         var shapes: [(name: String, shape: [Int])] = [("conv1.weight", [64, 3, 7, 7])]
         for field in ["weight", "bias", "running_mean", "running_var"] { shapes.append(("bn1.\(field)", [64])) }
         var inputChannels = 64
-        for (layer, count) in blockCounts.enumerated() {
+        for (layer, count) in depth.blockCounts.enumerated() {
             let planes = 64 << layer
             for block in 0..<count {
                 let blockShapes = Bottleneck.parameterShapes(inputChannels: inputChannels, planes: planes, projects: block == 0)
@@ -54,12 +58,12 @@ public struct ResNet50Backbone {
     }
 
     /// Reads every backbone parameter under `prefix`; nil when any is missing or misshapen.
-    static func load(from reader: StateDictReader, prefix: String) -> ResNet50Backbone? {
+    static func load(from reader: StateDictReader, prefix: String, depth: ResNetDepth) -> ResNetBackbone? {
         let stem = foldedConv(reader, prefix + "conv1", prefix + "bn1", shape: [64, 3, 7, 7], stride: 2, padding: 3)
         var layers: [[Bottleneck]] = []
         var complete = stem != nil
         var inputChannels = 64
-        for (layer, count) in blockCounts.enumerated() {
+        for (layer, count) in depth.blockCounts.enumerated() {
             let planes = 64 << layer
             var blocks: [Bottleneck] = []
             for block in 0..<count {
@@ -75,7 +79,7 @@ public struct ResNet50Backbone {
             layers.append(blocks)
         }
         guard complete, let stem else { return nil }
-        return ResNet50Backbone(stem: stem, layers: layers)
+        return ResNetBackbone(depth: depth, stem: stem, layers: layers)
     }
 
     /// A bias-free convolution followed by an eval-mode BatchNorm, folded into one convolution.
@@ -106,14 +110,14 @@ public struct ResNet50Backbone {
         return sizes
     }
 
-    /// The 13 taps of `image` [N, 3, H, W], in order (layer 2 first).
+    /// The taps of `image` [N, 3, H, W] (13 or 30), in order (layer 2 first).
     public func features(_ image: Tensor) -> [Tensor] {
         var x = stem.forward(image)
         ReLU.apply(to: &x)
         x = MaxPool2d(kernelSize: 3, stride: 2, padding: 1).forward(x)
         var taps: [Tensor] = []
-        taps.reserveCapacity(Self.tapLayers.count)
-        let blockTotal = Self.blockCounts.reduce(0, +)
+        taps.reserveCapacity(tapLayers.count)
+        let blockTotal = depth.blockCounts.reduce(0, +)
         var blockIndex = 0
         for (layer, blocks) in layers.enumerated() {
             for block in blocks {

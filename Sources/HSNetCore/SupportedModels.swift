@@ -1,0 +1,49 @@
+import TensorCore
+
+/// The models cdfss runs, and the recognisable checkpoints of those it does not: the published
+/// HSNet code also trains a VGG-16 backbone (`backbone.features.*`), and PATNet (the
+/// cross-domain baseline the maskers' paper builds on) adds `reference_layer1..3` to HSNet.
+/// Without this check such a file would fail with a list of hundreds of missing names.
+public enum SupportedModels {
+    /// How the refusal names the supported models.
+    public static let description = "HSNet with a ResNet-50 or ResNet-101 backbone"
+
+    /// The unsupported model whose parameters `names` hold, if one is recognised.
+    public static func unsupportedModel(in names: [String]) -> String? {
+        if names.contains(where: { $0.hasPrefix("reference_layer") || $0.hasPrefix("module.reference_layer") }) {
+            return "PATNet"
+        }
+        if names.contains(where: { $0.hasPrefix("backbone.features.") || $0.hasPrefix("features.") }) {
+            return "a VGG-16 backbone"
+        }
+        return nil
+    }
+
+    /// Throws one line naming the model `names` belong to and the models cdfss supports.
+    public static func check(_ names: [String], source: String) throws {
+        if let model = unsupportedModel(in: names) {
+            throw InputError("\(source): holds \(model), which cdfss does not run; cdfss supports \(description)")
+        }
+    }
+}
+
+extension SupportedModels {
+    /// How cdfss can use a checkpoint with these parameter names, for `cdfss inspect`: as the
+    /// model, as the learner beside a backbone file, as the backbone file, or not at all.
+    public static func use(of names: [String]) -> String {
+        if let model = unsupportedModel(in: names) {
+            return "no: it holds \(model); cdfss supports \(description)"
+        }
+        let hasLearner = names.contains { $0.hasPrefix("hpn_learner.") }
+        if hasLearner, names.contains(where: { $0.hasPrefix("backbone.") }) {
+            return "yes: HSNet with a \(ResNetDepth.recognised(in: names, prefix: "backbone.").name) backbone"
+        }
+        if hasLearner {
+            return "as --checkpoint with --backbone-weights (the learner alone)"
+        }
+        if names.contains("layer1.0.conv1.weight") {
+            return "as --backbone-weights (a \(ResNetDepth.recognised(in: names, prefix: "").name))"
+        }
+        return "no: cdfss supports \(description)"
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import HSNetCore
+import TensorCore
+import XCTest
+
+/// A det-fill HSNet-ResNet-101 saved as a checkpoint (`backbone.*`, `hpn_learner.*`) runs
+/// through the commands that take a model: inspect names it, predict and test run it, the
+/// masker's fine-tuning finds its layer-4 taps, analyze knows its 30 taps.
+final class ResNet101WorkflowTests: CommandLineTestCase {
+    let size = "96"
+
+    func checkpoint() throws -> String {
+        let file = path("hsnet-resnet101.safetensors")
+        let tensors = Dictionary(uniqueKeysWithValues: HSNet.deterministicStateDict(backbone: .resnet101).map { ($0.name, $0.tensor) })
+        try SafetensorsFile(tensors: tensors).write(to: URL(fileURLWithPath: file))
+        return file
+    }
+
+    func testResNet101CheckpointRunsThroughTheCommands() throws {
+        let model = try checkpoint()
+        let data = path("target")
+        let made = try run(["synth", "--out", data, "--style", "lesion", "--classes", "2", "--images-per-class", "3",
+                            "--size", size, "--seed", "1"])
+        XCTAssertEqual(made.status, 0, made.stderr)
+
+        let inspected = try run(["inspect", model])
+        XCTAssertEqual(inspected.status, 0, inspected.stderr)
+        XCTAssertTrue(inspected.stdout.contains("Model: HSNet with ResNet-101 backbone"), inspected.stdout)
+        XCTAssertTrue(inspected.stdout.hasSuffix("\nRuns in cdfss: yes: HSNet with a ResNet-101 backbone\n"), inspected.stdout)
+
+        let image = data + "/class-1/images/001.png", mask = data + "/class-1/masks/001.png"
+        let query = data + "/class-1/images/002.png"
+        let predicted = try run(["predict", "--checkpoint", model, "--query", query, "--support", image, "--support-mask", mask,
+                                 "--image-size", size, "--output", path("pred.png"), "--json"])
+        XCTAssertEqual(predicted.status, 0, predicted.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("pred.png")))
+
+        let tested = try run(["test", "--checkpoint", model, "--benchmark", "folder", "--datapath", data, "--shots", "1",
+                              "--episodes", "2", "--image-size", size, "--report", path("r.json")])
+        XCTAssertEqual(tested.status, 0, tested.stderr)
+        XCTAssertTrue(tested.stdout.contains("mIoU: "), tested.stdout)
+
+        // The maskers sit on layer 4, whose three taps come last in both depths.
+        let tuned = try run(["finetune", "--checkpoint", model, "--adapt-image", image, "--adapt-mask", mask, "--steps", "2",
+                             "--image-size", size, "--output", path("masker.safetensors")])
+        XCTAssertEqual(tuned.status, 0, tuned.stderr)
+
+        let analysed = try run(["analyze", "correlation", "--checkpoint", model, "--no-masker", "--images", data + "/class-1/images",
+                                "--taps", "layer3.22,layer4.2", "--image-size", size, "--json"])
+        XCTAssertEqual(analysed.status, 0, analysed.stderr)
+        XCTAssertTrue(analysed.stdout.contains("layer3.22"), analysed.stdout)
+
+        // ResNet-50 has no layer3.22: said once the model is known.
+        assertFailsWithOneLine(try run(["analyze", "correlation", "--checkpoint", "builtin:deterministic", "--no-masker",
+                                        "--images", data + "/class-1/images", "--taps", "layer3.22", "--image-size", size]),
+                               mentioning: ["layer3.22", "ResNet-50"])
+    }
+}
