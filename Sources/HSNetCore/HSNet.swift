@@ -58,8 +58,9 @@ public final class HSNet {
         } else {
             if !stateDict.contains(where: { $0.name.hasPrefix("backbone.") }) {
                 let looksTorchvision = stateDict.contains { $0.name == "layer1.0.conv1.weight" }
+                let depth = ResNetDepth.recognised(in: stateDict.lazy.map(\.name), prefix: "")
                 throw InputError("\(source): has no backbone.* parameters"
-                    + (looksTorchvision ? " (it looks like a torchvision ResNet file: give it as the backbone, with an HSNet checkpoint for the learner)"
+                    + (looksTorchvision ? " (it looks like a torchvision \(depth.name) file: give it as the backbone, with an HSNet checkpoint for the learner)"
                                         : " (give a ResNet-50 or ResNet-101 backbone state dict as well)"))
             }
             let depth = ResNetDepth.recognised(in: stateDict.lazy.map(\.name), prefix: "backbone.")
