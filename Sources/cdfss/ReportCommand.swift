@@ -28,10 +28,12 @@ struct ReportCommand: ParsableCommand {
                 The shards' configs must agree except for the shard, and their episodes must \
                 cover the run exactly once. The merged report is scored again from the episode \
                 records, sorted by episode, and has shard null: it is the report one process \
-                running every episode would have written. Multi-seed reports merge seed by seed.
+                running every episode would have written. Multi-seed reports merge seed by seed. \
+                The reports of a sharded `analyze filter-sweep --report` merge the same way, \
+                filter by filter, into the whole sweep's report (and its table is printed).
                 """)
 
-        @Argument(help: "Shard reports (JSON) of one run.")
+        @Argument(help: "Shard reports (JSON) of one run: of test --report, or of analyze filter-sweep --report.")
         var shards: [String]
 
         @Option(help: "Where to write the merged report (JSON).")
@@ -47,7 +49,18 @@ struct ReportCommand: ParsableCommand {
             check.output("--output", output)
             check.inputs("the shard report", shards)
             try check.prepare()
-            let merged = try ReportMerge.merge(files: shards.map { URL(fileURLWithPath: $0) })
+            let files = try shards.map { (path: $0, data: try readFile(URL(fileURLWithPath: $0), what: "report")) }
+            let sweeps = files.filter { FilterSweepReport.isFilterSweep($0.data) }
+            if let sweep = sweeps.first {
+                if let other = files.first(where: { !FilterSweepReport.isFilterSweep($0.data) }) {
+                    throw InputError("\(sweep.path) is a filter sweep report but \(other.path) is not; merge the reports of one run")
+                }
+                let merged = try FilterSweepMerge.merge(try files.map { (source: $0.path, report: try FilterSweepReport(decoding: $0.data, source: $0.path)) })
+                try AtomicFile.write(try merged.encoded(), to: URL(fileURLWithPath: output))
+                for line in FilterSweepTable.lines(merged) { print(line) }
+                return
+            }
+            let merged = try ReportMerge.merge(try files.map { (source: $0.path, file: try ReportFile(decoding: $0.data, source: $0.path)) })
             try merged.write(to: URL(fileURLWithPath: output))
             if case .multiSeed(let report) = merged {
                 for run in report.runs { print("seed \(run.config.seed!)  \(run.scoreLine)") }
