@@ -123,10 +123,11 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
         let outputs = StagedOutputs()
         if let out { try outputs.createFolder(URL(fileURLWithPath: out), option: "--out") }
         let dataset = try TargetDataset.load(benchmark, datapath: URL(fileURLWithPath: datapath))
-        if let scheduled = try sharding.resolved() { FileHandle.standardError.write(Data((scheduled.description + "\n").utf8)) }
         let shard = try sharding.spec()
         let sampler = try EpisodeSampler(dataset: dataset, shots: shots, seed: seed, excluding: [])
         let plans = try sampler.plan(episodes: episodes, shard: shard)
+        // Which shard a task runs goes to its log, once it is known to have episodes.
+        if let scheduled = try sharding.resolved() { FileHandle.standardError.write(Data((scheduled.description + "\n").utf8)) }
         let plane = target == .image ? (height: model.imageSize, width: model.imageSize)
             : HSNet.featureSize(layer: 4, imageHeight: model.imageSize, imageWidth: model.imageSize)
         let filters = try FilterSweep.filters(kinds: kinds.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },

@@ -183,12 +183,13 @@ struct TestCommand: ParsableCommand {
 
         let runSeeds = seeds ?? [seed ?? 0]
         let adaptation = try testTimeAdaptation()
-        if let scheduled = try sharding.resolved() { log(scheduled.description) }
         let shard = try sharding.spec()
         let dataset = try TargetDataset.load(benchmark, datapath: URL(fileURLWithPath: datapath))
         // The episode plans are checked before the model loads, so a benchmark too small for
         // the shots fails at once.
         for runSeed in runSeeds { _ = try plans(dataset: dataset, seed: runSeed, adaptation: adaptation, shard: shard) }
+        // Which shard a task runs goes to its log, once it is known to have episodes.
+        if let scheduled = try sharding.resolved() { log(scheduled.description) }
         let model = try ModelSource.load(checkpoint: checkpoint, backboneWeights: backboneWeights)
         let (start, maskerName) = try startingMasker(model: model, adaptation: adaptation)
         let evaluator = try BenchmarkEvaluator(model: model, dataset: dataset, imageSize: imageSize, originalSize: originalSize,
