@@ -14,8 +14,9 @@ struct ReportCommand: ParsableCommand {
             A report is the JSON file `cdfss test` writes: the run's config, one record per \
             episode (query, supports, intersection and union of background and foreground) and \
             the scores computed from the records (mIoU and FB-IoU as the HSNet/PATNet \
-            evaluator computes them). Runs split with --shard i/n write one report per shard; \
-            `report merge` puts them back together; `report compare` sets two runs of one \
+            evaluator computes them). Runs split with --shard i/n (or --shard auto in a Slurm or \
+            Kubernetes job array) write one report per shard; `report merge` puts them back \
+            together, as it does a sharded filter sweep's; `report compare` sets two runs of one \
             benchmark side by side.
             """,
         subcommands: [Merge.self, Show.self, Compare.self])
