@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TensorCore"]),
         .testTarget(name: "HSNetCoreTests", dependencies: ["HSNetCore", "FreqMask", "Imaging", "TensorCore", "ReferenceParity"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Imaging", "TensorCore", "ReferenceParity"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "HSNetCore", "TensorCore", "ReferenceParity"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "HSNetCore", "FreqMask", "TensorCore", "ReferenceParity"]),
         .testTarget(name: "FinetuneTests", dependencies: ["Finetune", "Datasets", "Evaluation", "Report", "HSNetCore", "FreqMask", "Imaging", "TensorCore", "ReferenceParity"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Evaluation", "Datasets", "FreqMask", "Imaging", "TensorCore"]),
         .testTarget(name: "cdfssTests", dependencies: ["TensorCore", "FreqMask", "Imaging", "HSNetCore", "Datasets", "Evaluation", "Finetune", "Report"]),

@@ -28,6 +28,11 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
             taps. Scores are percentages. --out DIR writes a chart per part \
             (sweep-amplitude.png, ...): mIoU against radius, one line per kind, the unfiltered \
             model dashed, and below it the mean |r| the same way.
+
+            --shard i/n|auto runs every n-th episode, as test does (auto: from a Slurm job \
+            array or a Kubernetes Indexed Job, see test --help); --report writes the sweep with \
+            its episode records, and `cdfss report merge` puts the shards' reports together \
+            into the whole sweep's, as one process would have written it.
             """)
 
     @OptionGroup var model: AnalysisModelOptions
@@ -65,6 +70,11 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Memory for cached backbone taps, in MiB (at most \(CacheBudget.maximumMebibytes)).")
     var cacheMb = 4096
 
+    @OptionGroup var sharding: ShardOptions
+
+    @Option(help: "Write the sweep as JSON with its episode records here: the --json figures, and per filter the pixel counts of each episode and the correlation figures of each query picture (what report merge joins).")
+    var report: String?
+
     @Option(help: "Folder for the charts (.png).")
     var out: String?
 
@@ -81,6 +91,8 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
         guard bandWidth > 0, bandWidth.isFinite else { throw ValidationError("--band-width \(bandWidth): expected a positive width") }
         _ = try CacheBudget.bytes(mebibytes: cacheMb)
         if let html { try OutputFormat.html.check(html, option: "--html") }
+        if let report { try OutputFormat.json.check(report, option: "--report") }
+        _ = try sharding.spec()
     }
 
     func parsedRadii() throws -> [Double] {
@@ -103,6 +115,7 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
         var check = OutputCheck()
         check.outputFolder("--out", out)
         check.output("--html", html)
+        check.output("--report", report)
         check.model(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
         check.input("--masker", model.masker)
         check.inputFolder("--datapath", datapath)
@@ -110,7 +123,11 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
         let outputs = StagedOutputs()
         if let out { try outputs.createFolder(URL(fileURLWithPath: out), option: "--out") }
         let dataset = try TargetDataset.load(benchmark, datapath: URL(fileURLWithPath: datapath))
-        let plans = try EpisodeSampler(dataset: dataset, shots: shots, seed: seed, excluding: []).plan(episodes: episodes)
+        let shard = try sharding.spec()
+        let sampler = try EpisodeSampler(dataset: dataset, shots: shots, seed: seed, excluding: [])
+        let plans = try sampler.plan(episodes: episodes, shard: shard)
+        // Which shard a task runs goes to its log, once it is known to have episodes.
+        if let scheduled = try sharding.resolved() { FileHandle.standardError.write(Data((scheduled.description + "\n").utf8)) }
         let plane = target == .image ? (height: model.imageSize, width: model.imageSize)
             : HSNet.featureSize(layer: 4, imageHeight: model.imageSize, imageWidth: model.imageSize)
         let filters = try FilterSweep.filters(kinds: kinds.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
@@ -119,10 +136,10 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
         let network = try ModelSource.load(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
         let maskers = try MaskerChoice(masker: model.masker, noMasker: model.noMasker)
             .install(into: network, checkpoint: model.checkpoint, imageSize: model.imageSize)
-        let sweep = FilterSweep(model: network, dataset: dataset, plans: plans, imageSize: model.imageSize, target: target,
+        let runner = FilterSweep(model: network, dataset: dataset, plans: plans, imageSize: model.imageSize, target: target,
                                 cacheBytes: try CacheBudget.bytes(mebibytes: cacheMb))
         let progress = ProgressLine(total: filters.count + 1, unit: "filter")
-        let outcomes = try sweep.run(filters) { done, _, outcome in
+        let outcomes = try runner.run(filters) { done, _, outcome in
             progress.update(position: done, figures: String(format: "%@ mIoU %.2f", outcome.filter.map { "\($0.band) \($0.part.rawValue)" } ?? "unfiltered", outcome.miou))
         }
         progress.finish()
@@ -134,43 +151,32 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
                 charts.append(url.path)
             }
         }
-        let report = FilterSweepReport(
+        let sweep = FilterSweepReport(
             config: .init(checkpointSHA256: try ModelSource.digest(checkpoint: model.checkpoint), maskers: maskers.description,
-                          benchmark: benchmark.rawValue, shots: shots, episodes: plans.count, seed: seed,
-                          imageSize: model.imageSize, target: target.rawValue),
+                          benchmark: benchmark.rawValue, shots: shots, episodes: try sampler.episodeCount(requested: episodes), seed: seed,
+                          imageSize: model.imageSize, target: target.rawValue, shard: shard),
             outcomes: outcomes)
+        if let report { try outputs.stage(sweep.encoded(), to: URL(fileURLWithPath: report)) }
         if let html {
             let configuration: [(key: String, value: String)] = [
                 ("checkpoint", model.checkpoint), ("maskers", maskers.description),
                 ("benchmark", "\(benchmark.rawValue) in \(datapath)"),
-                ("episodes", "\(plans.count), \(shots)-shot, seed \(seed), the same for every filter"),
+                ("episodes", "\(plans.count)\(shard.map { " (shard \($0) of \(sweep.config.episodes))" } ?? ""), \(shots)-shot, seed \(seed), the same for every filter"),
                 ("image size", "\(model.imageSize) x \(model.imageSize)"),
                 ("filters on", target == .features ? "the layer-4 features of query and support (\(plane.height) x \(plane.width) planes)"
                     : "the normalised input picture (\(plane.height) x \(plane.width))"),
                 ("largest radius", String(format: "%.2f", FrequencyBand.largestRadius(height: plane.height, width: plane.width))),
                 ("band-pass width", "\(bandWidth)"),
             ]
-            try DiagnosticPages.filterSweep(report, configuration: configuration, generator: "cdfss \(CDFSS.version) analyze filter-sweep")
+            try DiagnosticPages.filterSweep(sweep, configuration: configuration, generator: "cdfss \(CDFSS.version) analyze filter-sweep")
                 .stage(to: URL(fileURLWithPath: html), in: outputs)
         }
         try outputs.commit()
         if json {
-            print(try report.json())
+            print(try sweep.json())
             return
         }
-        print("filter sweep on \(benchmark.rawValue) (\(plans.count) episodes, \(shots)-shot, seed \(seed)), filters on the \(target == .features ? "layer-4 features" : "input picture") (\(plane.height) x \(plane.width) planes, largest radius \(String(format: "%.2f", FrequencyBand.largestRadius(height: plane.height, width: plane.width)))), maskers \(maskers.description)")
-        print("filter                               part        mIoU %   FB-IoU %  mean |r|  participation")
-        func row(_ name: String, _ part: String, _ o: FilterSweep.Outcome) -> String {
-            name.padding(toLength: 36, withPad: " ", startingAt: 0) + " " + part.padding(toLength: 10, withPad: " ", startingAt: 0)
-                + String(format: " %7.2f   %7.2f   %7.4f   %7.2f", o.miou, o.fbiou, o.meanAbsR, o.participationRatio)
-        }
-        for outcome in outcomes {
-            if let filter = outcome.filter {
-                print(row(filter.band.description, filter.part.rawValue, outcome))
-            } else {
-                print(row("unfiltered", "-", outcome))
-            }
-        }
+        for line in FilterSweepTable.lines(sweep) { print(line) }
         if !charts.isEmpty { print("charts: " + charts.joined(separator: ", ")) }
     }
 }

@@ -14,8 +14,9 @@ struct ReportCommand: ParsableCommand {
             A report is the JSON file `cdfss test` writes: the run's config, one record per \
             episode (query, supports, intersection and union of background and foreground) and \
             the scores computed from the records (mIoU and FB-IoU as the HSNet/PATNet \
-            evaluator computes them). Runs split with --shard i/n write one report per shard; \
-            `report merge` puts them back together; `report compare` sets two runs of one \
+            evaluator computes them). Runs split with --shard i/n (or --shard auto in a Slurm or \
+            Kubernetes job array) write one report per shard; `report merge` puts them back \
+            together, as it does a sharded filter sweep's; `report compare` sets two runs of one \
             benchmark side by side.
             """,
         subcommands: [Merge.self, Show.self, Compare.self])
@@ -28,10 +29,12 @@ struct ReportCommand: ParsableCommand {
                 The shards' configs must agree except for the shard, and their episodes must \
                 cover the run exactly once. The merged report is scored again from the episode \
                 records, sorted by episode, and has shard null: it is the report one process \
-                running every episode would have written. Multi-seed reports merge seed by seed.
+                running every episode would have written. Multi-seed reports merge seed by seed. \
+                The reports of a sharded `analyze filter-sweep --report` merge the same way, \
+                filter by filter, into the whole sweep's report (and its table is printed).
                 """)
 
-        @Argument(help: "Shard reports (JSON) of one run.")
+        @Argument(help: "Shard reports (JSON) of one run: of test --report, or of analyze filter-sweep --report.")
         var shards: [String]
 
         @Option(help: "Where to write the merged report (JSON).")
@@ -47,7 +50,18 @@ struct ReportCommand: ParsableCommand {
             check.output("--output", output)
             check.inputs("the shard report", shards)
             try check.prepare()
-            let merged = try ReportMerge.merge(files: shards.map { URL(fileURLWithPath: $0) })
+            let files = try shards.map { (path: $0, data: try readFile(URL(fileURLWithPath: $0), what: "report")) }
+            let sweeps = files.filter { FilterSweepReport.isFilterSweep($0.data) }
+            if let sweep = sweeps.first {
+                if let other = files.first(where: { !FilterSweepReport.isFilterSweep($0.data) }) {
+                    throw InputError("\(sweep.path) is a filter sweep report but \(other.path) is not; merge the reports of one run")
+                }
+                let merged = try FilterSweepMerge.merge(try files.map { (source: $0.path, report: try FilterSweepReport(decoding: $0.data, source: $0.path)) })
+                try AtomicFile.write(try merged.encoded(), to: URL(fileURLWithPath: output))
+                for line in FilterSweepTable.lines(merged) { print(line) }
+                return
+            }
+            let merged = try ReportMerge.merge(try files.map { (source: $0.path, file: try ReportFile(decoding: $0.data, source: $0.path)) })
             try merged.write(to: URL(fileURLWithPath: output))
             if case .multiSeed(let report) = merged {
                 for run in report.runs { print("seed \(run.config.seed!)  \(run.scoreLine)") }

@@ -28,7 +28,11 @@ struct TestCommand: ParsableCommand {
             fresh APM-M + ACPA.
 
             --shard i/n (0 <= i < n) runs episodes i, i+n, i+2n, ...; `cdfss report merge` joins \
-            the shards' reports into the whole run's.
+            the shards' reports into the whole run's. --shard auto takes i and n from the task's \
+            scheduler: a Slurm job array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT or \
+            SLURM_ARRAY_TASK_MIN and SLURM_ARRAY_TASK_MAX; ids from MIN on, no step) or a \
+            Kubernetes Indexed Job (JOB_COMPLETION_INDEX, with --shard-count the Job's \
+            completions); the report records the shard as i/n (docs/cluster.md).
             """)
 
     @Option(help: ArgumentHelp(ModelSource.help))
@@ -110,8 +114,7 @@ struct TestCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "How many episodes to draw with --vis-dir (the first of the run).")
     var visCount = 20
 
-    @Option(parsing: .unconditional, help: "Run every n-th episode: i/n with 0 <= i < n.", transform: { try ShardSpec(parsing: $0) })
-    var shard: ShardSpec?
+    @OptionGroup var sharding: ShardOptions
 
     @Option(parsing: .unconditional, help: "Memory for cached features, in MiB (less only recomputes more; at most \(CacheBudget.maximumMebibytes)).")
     var cacheMb = 4096
@@ -141,6 +144,8 @@ struct TestCommand: ParsableCommand {
         if let html { try OutputFormat.html.check(html, option: "--html") }
         if let saveMasker { try OutputFormat.safetensors.check(saveMasker, option: "--save-masker") }
         _ = try testTimeAdaptation()
+        // --shard auto is read here, so a task without its scheduler's variables stops at once.
+        _ = try sharding.spec()
     }
 
     /// The adaptation options given without the adaptation they belong to.
@@ -178,10 +183,13 @@ struct TestCommand: ParsableCommand {
 
         let runSeeds = seeds ?? [seed ?? 0]
         let adaptation = try testTimeAdaptation()
+        let shard = try sharding.spec()
         let dataset = try TargetDataset.load(benchmark, datapath: URL(fileURLWithPath: datapath))
         // The episode plans are checked before the model loads, so a benchmark too small for
         // the shots fails at once.
-        for runSeed in runSeeds { _ = try plans(dataset: dataset, seed: runSeed, adaptation: adaptation) }
+        for runSeed in runSeeds { _ = try plans(dataset: dataset, seed: runSeed, adaptation: adaptation, shard: shard) }
+        // Which shard a task runs goes to its log, once it is known to have episodes.
+        if let scheduled = try sharding.resolved() { log(scheduled.description) }
         let model = try ModelSource.load(checkpoint: checkpoint, backboneWeights: backboneWeights)
         let (start, maskerName) = try startingMasker(model: model, adaptation: adaptation)
         let evaluator = try BenchmarkEvaluator(model: model, dataset: dataset, imageSize: imageSize, originalSize: originalSize,
@@ -224,7 +232,7 @@ struct TestCommand: ParsableCommand {
                         batch: settings.batch, masker: try MaskerState(stateDict: run.model.maskerParameters())))
                 }
             }
-            let (selected, total) = try plans(dataset: dataset, seed: runSeed, adaptation: adaptation)
+            let (selected, total) = try plans(dataset: dataset, seed: runSeed, adaptation: adaptation, shard: shard)
             config.episodes = total
             let firstSeed = runSeed == runSeeds[0]
             let records = try evaluate(selected, seed: runSeed, evaluator: evaluator, start: start, adaptation: adaptation,
@@ -259,7 +267,7 @@ struct TestCommand: ParsableCommand {
     }
 
     /// This run's episodes (its shard's only, when sharded) and the whole run's episode count.
-    func plans(dataset: TargetDataset, seed: UInt64, adaptation: TestTimeAdaptation) throws -> ([EpisodePlan], Int) {
+    func plans(dataset: TargetDataset, seed: UInt64, adaptation: TestTimeAdaptation, shard: ShardSpec?) throws -> ([EpisodePlan], Int) {
         var excluded: Set<LabelledImage> = []
         if case .domain(_, let count) = adaptation {
             excluded = Set(try DomainAdaptationSet.draw(from: dataset, count: count, seed: seed).samples)

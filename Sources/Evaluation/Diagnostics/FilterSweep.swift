@@ -18,9 +18,14 @@ public struct FilterSweep {
     }
 
     /// One filter of the sweep; nil band is the unfiltered model.
-    public struct Filter: Sendable {
+    public struct Filter: Equatable, Sendable {
         public let band: FrequencyBand
         public let part: SpectrumPart
+
+        public init(band: FrequencyBand, part: SpectrumPart) {
+            self.band = band
+            self.part = part
+        }
     }
 
     /// What one filter (or the unfiltered model) scored.
@@ -32,6 +37,27 @@ public struct FilterSweep {
         /// filter, averaged over the three layer-4 taps.
         public let meanAbsR: Double
         public let participationRatio: Double
+        /// The records the figures above are computed from (nil for figures given as they are).
+        public let measurement: Measurement?
+
+        public init(filter: Filter?, miou: Double, fbiou: Double, meanAbsR: Double, participationRatio: Double) {
+            self.filter = filter
+            self.miou = miou
+            self.fbiou = fbiou
+            self.meanAbsR = meanAbsR
+            self.participationRatio = participationRatio
+            measurement = nil
+        }
+
+        /// The figures of the records.
+        public init(filter: Filter?, measurement: Measurement) {
+            self.filter = filter
+            self.measurement = measurement
+            let score = measurement.score
+            miou = score.miou
+            fbiou = score.fbiou
+            (meanAbsR, participationRatio) = measurement.correlation
+        }
     }
 
     public let model: HSNet
@@ -111,105 +137,22 @@ public struct FilterSweep {
     }
 
     func measure(_ evaluator: BenchmarkEvaluator, filter: Filter?) throws -> Outcome {
-        var score = SegmentationScore()
+        var episodes: [Measurement.Episode] = []
         for plan in plans {
-            score.add(try evaluator.evaluate(plan).counts, classIndex: plan.classIndex)
+            episodes.append(Measurement.Episode(index: plan.index, classIndex: plan.classIndex, counts: try evaluator.evaluate(plan).counts))
         }
+        // Each distinct query picture once, at its first episode, over the layer-4 taps.
         let layers = evaluator.model.backbone.tapLayers
         let names = BackboneTaps(depth: evaluator.model.backbone.depth).names
         let layer4 = layers.indices.filter { layers[$0] == 4 }
-        var accumulators = layer4.map { _ in ChannelCorrelationAccumulator(channels: ResNetBackbone.layerChannels[3]) }
-        var seen = Set<LabelledImage>()
-        for plan in plans where seen.insert(plan.query).inserted {
+        var queries: [Measurement.Query] = []
+        var seen = Set<String>()
+        for plan in plans where seen.insert(plan.query.image).inserted {
             let taps = try evaluator.queryFeatures(plan.query)
-            for (k, tap) in layer4.enumerated() { try accumulators[k].add(taps[tap], name: "\(plan.query.image) \(names[tap])") }
+            queries.append(Measurement.Query(image: plan.query.image, firstEpisode: plan.index, taps: try layer4.map { tap in
+                try Measurement.TapFigures(tap: names[tap], map: taps[tap], name: "\(plan.query.image) \(names[tap])")
+            }))
         }
-        let figures = accumulators.map(\.meanFigures)
-        return Outcome(filter: filter, miou: score.miou, fbiou: score.fbiou,
-                       meanAbsR: figures.map(\.meanAbsR).reduce(0, +) / Double(figures.count),
-                       participationRatio: figures.map(\.participationRatio).reduce(0, +) / Double(figures.count))
-    }
-}
-
-/// The JSON of a sweep (`--json`), keys in snake_case; scores in percent.
-public struct FilterSweepReport: Encodable {
-    public struct Config: Encodable {
-        public let checkpointSHA256: String
-        public let maskers: String
-        public let benchmark: String
-        public let shots: Int
-        public let episodes: Int
-        public let seed: UInt64
-        public let imageSize: Int
-        public let target: String
-
-        public init(checkpointSHA256: String, maskers: String, benchmark: String, shots: Int, episodes: Int, seed: UInt64,
-                    imageSize: Int, target: String) {
-            self.checkpointSHA256 = checkpointSHA256
-            self.maskers = maskers
-            self.benchmark = benchmark
-            self.shots = shots
-            self.episodes = episodes
-            self.seed = seed
-            self.imageSize = imageSize
-            self.target = target
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case checkpointSHA256 = "checkpoint_sha256", maskers, benchmark, shots, episodes, seed, imageSize = "image_size", target
-        }
-    }
-
-    public struct Baseline: Encodable {
-        public let miou, fbiou, meanAbsR, participationRatio: Double
-        enum CodingKeys: String, CodingKey { case miou, fbiou, meanAbsR = "mean_abs_r", participationRatio = "participation_ratio" }
-    }
-
-    public struct Row: Encodable {
-        public let kind: String
-        public let part: String
-        public let radius: Double?
-        public let radii: [Double]?
-        public let miou, fbiou, meanAbsR, participationRatio: Double
-        enum CodingKeys: String, CodingKey {
-            case kind, part, radius, radii, miou, fbiou, meanAbsR = "mean_abs_r", participationRatio = "participation_ratio"
-        }
-        public func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(kind, forKey: .kind)
-            try c.encode(part, forKey: .part)
-            if let radius { try c.encode(radius, forKey: .radius) }
-            if let radii { try c.encode(radii, forKey: .radii) }
-            try c.encode(miou, forKey: .miou)
-            try c.encode(fbiou, forKey: .fbiou)
-            try c.encode(meanAbsR, forKey: .meanAbsR)
-            try c.encode(participationRatio, forKey: .participationRatio)
-        }
-    }
-
-    public let config: Config
-    public let baseline: Baseline
-    public let filters: [Row]
-
-    public init(config: Config, outcomes: [FilterSweep.Outcome]) {
-        self.config = config
-        let plain = outcomes.first { $0.filter == nil }!
-        baseline = Baseline(miou: plain.miou, fbiou: plain.fbiou, meanAbsR: plain.meanAbsR, participationRatio: plain.participationRatio)
-        filters = outcomes.compactMap { outcome in
-            guard let filter = outcome.filter else { return nil }
-            var radius: Double?, radii: [Double]?
-            switch filter.band {
-            case .lowPass(let r), .highPass(let r): radius = r
-            case .bandPass(let inner, let outer): radii = [inner, outer]
-            }
-            return Row(kind: filter.band.kindName, part: filter.part.rawValue, radius: radius, radii: radii,
-                       miou: outcome.miou, fbiou: outcome.fbiou, meanAbsR: outcome.meanAbsR, participationRatio: outcome.participationRatio)
-        }
-    }
-
-    public func json() throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try encoder.encode(self), as: UTF8.self)
+        return Outcome(filter: filter, measurement: Measurement(episodes: episodes, queries: queries))
     }
 }
