@@ -106,6 +106,11 @@ extension SyntheticPicture {
         let shading = noise(cell: 0.35 * s, octaves: 2)
         let band = 0.075 * s * body
         let (tiltCos, tiltSin) = (cos(tilt), sin(tilt))
+        // The anti-scatter grid's shadow: fine parallel lines a few pixels apart over the
+        // whole film, and the heel effect, a brightness ramp along the tube's axis.
+        let grid = SyntheticGrating(period: max(3, uniform(13, 16) * scale), angle: uniform(-0.05, 0.05), phase: uniform(0, 2 * .pi))
+        let gridDepth = uniform(0.035, 0.05)
+        let heel = uniform(0.06, 0.1) * (uniform(0, 1) < 0.5 ? -1 : 1)
 
         var canvas = SyntheticCanvas(width: size, height: size)
         canvas.paint { x, y, i in
@@ -113,7 +118,7 @@ extension SyntheticPicture {
             var value = level - dim * (1 - smoothstep(-0.08 * s, 0.08 * s, trunk[i]))
             let across = ((px - centerX) * tiltCos + (py - centerY) * tiltSin) / band
             value += 0.09 * exp(-across * across) * smoothstep(-0.45 * s, 0.1 * s, py - centerY)
-            value += 0.025 * shading[i]
+            value += 0.025 * shading[i] + heel * (py / s - 0.5) + gridDepth * grid(x, y)
             let a = lobes[i]
             if a > 0 {
                 var inside = look.step + 0.012 * mottle[i]
@@ -167,6 +172,30 @@ extension SyntheticPicture {
         canvas.blend(alpha: drawn.alpha) { _, _, i in
             let core = 1 - look.coreDarkening * smoothstep(0, 0.8 * radius, drawn.distance[i])
             return look.pigment * (tone * core * (1 + look.blotches * blotch[i]))
+        }
+        // Over skin and lesion alike: the criss-cross of skin furrows a few pixels apart,
+        // dark hairs, and the cool cast of the dermatoscope's polarised light.
+        let furrowAngle = uniform(0, .pi)
+        let furrows = (SyntheticGrating(period: max(3, uniform(14, 18) * scale), angle: furrowAngle, phase: uniform(0, 2 * .pi)),
+                       SyntheticGrating(period: max(3, uniform(14, 18) * scale), angle: furrowAngle + uniform(1.1, 1.5),
+                                        phase: uniform(0, 2 * .pi)))
+        let furrowDepth = uniform(0.1, 0.14)
+        let hair = SyntheticPlane.hairs(width: size, height: size, count: 3 + Int(random.next() % 8),
+                                        thickness: max(1, 2.4 * scale), length: 0.3...0.9, using: &random)
+        let hairColour = SyntheticColour(0.13, 0.1, 0.08)
+        let cast = SyntheticColour(uniform(0.78, 0.86), uniform(0.88, 0.94), uniform(1.12, 1.2))
+        // The dermatoscope's light: off centre, falling off steeply, over a washed-out,
+        // low-contrast picture (gel and glare).
+        let light = SyntheticSpotlight(x: uniform(0.25, 0.75) * s, y: uniform(0.25, 0.75) * s, depth: uniform(0.5, 0.65),
+                                       spread: 0.15 * s * s)
+        let washed = uniform(0.55, 0.65)
+        let mean = canvas.meanColour
+        canvas.adjust { colour, i in
+            let x = i % size, y = i / size
+            let skinLines = 1 + furrowDepth * 0.5 * (furrows.0(x, y) + furrows.1(x, y))
+            let flat = SyntheticColour.mix(mean, colour, washed)
+            let lit = SyntheticColour(flat.r * cast.r, flat.g * cast.g, flat.b * cast.b) * (skinLines * light(x, y))
+            return SyntheticColour.mix(lit, hairColour, 0.85 * hair[i])
         }
         return canvas.quantized(grain: 0.8, using: &random)
     }

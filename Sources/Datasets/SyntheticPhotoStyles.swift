@@ -174,7 +174,20 @@ extension SyntheticPicture {
         let shadowEdge = 10 * scale
         var shadow = plane(-.greatestFiniteMagnitude)
         shadowShape.unite(into: &shadow, cutoff: shadowEdge)
-        canvas.adjust { colour, i in colour * (1 - 0.2 * min(max(0.5 + shadow[i] / shadowEdge, 0), 1)) }
+        // The backdrop is a woven check cloth: two crossing bands of colour a dozen pixels
+        // apart and the weave's fine threads.
+        let clothAngle = uniform(0, .pi)
+        let checkPeriod = max(4, uniform(22, 28) * scale)
+        let checks = (SyntheticGrating(period: checkPeriod, angle: clothAngle, phase: uniform(0, 2 * .pi)),
+                      SyntheticGrating(period: checkPeriod, angle: clothAngle + .pi / 2, phase: uniform(0, 2 * .pi)))
+        let weave = SyntheticGrating(period: max(2.5, uniform(7, 9) * scale), angle: clothAngle + .pi / 4, phase: uniform(0, 2 * .pi))
+        let thread = SyntheticColour(hue: uniform(0, 1), saturation: uniform(0.3, 0.6), value: uniform(0.45, 0.65))
+        canvas.adjust { colour, i in
+            let x = i % size, y = i / size
+            let band = smoothstep(-0.3, 0.3, checks.0(x, y)) + smoothstep(-0.3, 0.3, checks.1(x, y))
+            let cloth = SyntheticColour.mix(colour, thread, 0.3 * band) * (1 + 0.08 * weave(x, y))
+            return cloth * (1 - 0.2 * min(max(0.5 + shadow[i] / shadowEdge, 0), 1))
+        }
 
         let mottle = noise(cell: 0.35 * shape.radius, octaves: 2)
         let contour = look.outlined ? 2.5 * scale : 0
@@ -182,6 +195,23 @@ extension SyntheticPicture {
             let (u, v) = shape.local(x: Float(x) + 0.5, y: Float(y) + 0.5)
             let colour = look.colour(u: u, v: v, mottle: mottle[i]) * (1 + 0.06 * u)
             return drawn.distance[i] < contour ? colour * 0.3 : colour
+        }
+        // A scanned print: the halftone screen's fine dot rows over the whole picture, and
+        // the warm cast of old paper.
+        let screenAngle = uniform(0.3, 1.2)
+        let screen = (SyntheticGrating(period: max(2.5, uniform(11, 13) * scale), angle: screenAngle, phase: uniform(0, 2 * .pi)),
+                      SyntheticGrating(period: max(2.5, uniform(11, 13) * scale), angle: screenAngle + .pi / 2, phase: uniform(0, 2 * .pi)))
+        let screenDepth = uniform(0.1, 0.14)
+        let cast = SyntheticColour(uniform(1.05, 1.12), uniform(0.97, 1.02), uniform(0.78, 0.86))
+        // A flash off to one side, and ink and paper that have faded towards each other.
+        let flash = SyntheticSpotlight(x: uniform(0, 1) * s, y: uniform(0, 1) * s, depth: uniform(0.5, 0.65), spread: 0.15 * s * s)
+        let faded = uniform(0.55, 0.65)
+        let mean = canvas.meanColour
+        canvas.adjust { colour, i in
+            let x = i % size, y = i / size
+            let dots = 1 + screenDepth * screen.0(x, y) * screen.1(x, y) * 2
+            let flat = SyntheticColour.mix(mean, colour, faded)
+            return SyntheticColour(flat.r * cast.r, flat.g * cast.g, flat.b * cast.b) * (dots * flash(x, y))
         }
         return canvas.quantized(grain: 1, using: &random)
     }
