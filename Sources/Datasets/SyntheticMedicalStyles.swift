@@ -179,14 +179,14 @@ extension SyntheticPicture {
         let furrows = (SyntheticGrating(period: max(3, uniform(14, 18) * scale), angle: furrowAngle, phase: uniform(0, 2 * .pi)),
                        SyntheticGrating(period: max(3, uniform(14, 18) * scale), angle: furrowAngle + uniform(1.1, 1.5),
                                         phase: uniform(0, 2 * .pi)))
-        let furrowDepth = uniform(0.1, 0.14)
+        let furrowDepth = uniform(0.2, 0.25)
         let hair = SyntheticPlane.hairs(width: size, height: size, count: 3 + Int(random.next() % 8),
                                         thickness: max(1, 2.4 * scale), length: 0.3...0.9, using: &random)
         let hairColour = SyntheticColour(0.13, 0.1, 0.08)
         let cast = SyntheticColour(uniform(0.78, 0.86), uniform(0.88, 0.94), uniform(1.12, 1.2))
         // The dermatoscope's light: off centre, falling off steeply, over a washed-out,
         // low-contrast picture (gel and glare).
-        let light = SyntheticSpotlight(x: uniform(0.25, 0.75) * s, y: uniform(0.25, 0.75) * s, depth: uniform(0.5, 0.65),
+        let light = SyntheticSpotlight(x: uniform(0.25, 0.75) * s, y: uniform(0.25, 0.75) * s, depth: uniform(0.5, 0.6),
                                        spread: 0.15 * s * s)
         let washed = uniform(0.55, 0.65)
         let mean = canvas.meanColour

@@ -147,7 +147,7 @@ extension SyntheticPicture {
         let veil = uniform(0.25, 0.4)
         let cast = SyntheticColour(uniform(0.86, 0.92), uniform(0.97, 1.03), uniform(1.1, 1.18))
         let striping = SyntheticGrating(period: max(3, uniform(14, 18) * unit), angle: uniform(0, .pi), phase: uniform(0, 2 * .pi))
-        let stripeGain = SyntheticColour(uniform(0.8, 1.2), uniform(0.8, 1.2), uniform(0.8, 1.2)) * uniform(0.13, 0.17)
+        let stripeGain = SyntheticColour(uniform(0.8, 1.2), uniform(0.8, 1.2), uniform(0.8, 1.2)) * uniform(0.18, 0.22)
         canvas.adjust { colour, i in
             let hazy = SyntheticColour.mix(colour * (1 + 0.06 * light[i]), hazeColour, max(haze, veil))
             let stripe = striping(i % size, i / size)
