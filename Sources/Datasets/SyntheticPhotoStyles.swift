@@ -148,9 +148,10 @@ extension SyntheticPicture {
         return canvas.quantized(grain: 2, using: &random)
     }
 
-    /// Objects (FSS-1000): a nearly white or pale background with a faint gradient, the
-    /// class's object large and central over a soft contact shadow, contoured when the class
-    /// says so. Clean: almost everything in the picture is the object's own structure.
+    /// Objects (FSS-1000): the class's object large and central over a soft contact shadow,
+    /// contoured when the class says so, on a woven check cloth (bands a dozen pixels apart,
+    /// fine threads), and the picture printed and scanned: a halftone screen of fine dot rows
+    /// over everything, a warm cast, a flash off to one side and faded contrast.
     mutating func paintObjects(look: ObjectLook) -> RGBImage {
         let s = side
         var canvas = SyntheticCanvas(width: size, height: size)
@@ -199,13 +200,17 @@ extension SyntheticPicture {
         // A scanned print: the halftone screen's fine dot rows over the whole picture, and
         // the warm cast of old paper.
         let screenAngle = uniform(0.3, 1.2)
-        let screen = (SyntheticGrating(period: max(2.5, uniform(11, 13) * scale), angle: screenAngle, phase: uniform(0, 2 * .pi)),
-                      SyntheticGrating(period: max(2.5, uniform(11, 13) * scale), angle: screenAngle + .pi / 2, phase: uniform(0, 2 * .pi)))
-        let screenDepth = uniform(0.1, 0.14)
-        let cast = SyntheticColour(uniform(1.05, 1.12), uniform(0.97, 1.02), uniform(0.78, 0.86))
-        // A flash off to one side, and ink and paper that have faded towards each other.
-        let flash = SyntheticSpotlight(x: uniform(0, 1) * s, y: uniform(0, 1) * s, depth: uniform(0.5, 0.65), spread: 0.15 * s * s)
-        let faded = uniform(0.55, 0.65)
+        // One printer: the same screen ruling, depth and cast in every picture.
+        let screen = (SyntheticGrating(period: max(2.5, 12 * scale), angle: screenAngle, phase: uniform(0, 2 * .pi)),
+                      SyntheticGrating(period: max(2.5, 12 * scale), angle: screenAngle + .pi / 2, phase: uniform(0, 2 * .pi)))
+        let screenDepth: Float = 0.12
+        let cast = SyntheticColour(1.08, 1, 0.82)
+        // A flash from one side (its spot on a circle around the centre, so the object is
+        // about equally lit in every picture), and ink and paper faded towards each other.
+        let flashAngle = uniform(0, 2 * .pi)
+        let flash = SyntheticSpotlight(x: s * (0.5 + 0.4 * cos(flashAngle)), y: s * (0.5 + 0.4 * sin(flashAngle)), depth: 0.55,
+                                       spread: 0.15 * s * s)
+        let faded: Float = 0.6
         let mean = canvas.meanColour
         canvas.adjust { colour, i in
             let x = i % size, y = i / size

@@ -74,7 +74,9 @@ extension SyntheticPicture {
     /// Satellite (Deepglobe): a patchwork of land-cover parcels with wavy borders, each a
     /// dense fine-grained texture (furrows, roofs and streets, tree crowns, speckled soil),
     /// under a faint haze; the foreground is one irregular region of the class's land cover,
-    /// and the background parcels are of the other kinds.
+    /// and the background parcels are of the other kinds. The whole tile is veiled by haze,
+    /// tinted blue and striped by the detector (see the end), which moves it away from the
+    /// source style in colour and in one narrow band of fine frequencies.
     mutating func paintSatellite(look: LandCoverLook) -> RGBImage {
         let s = side, unit = scale
         // Held values one pixel apart: white noise (interpolating at a fixed sub-pixel offset
