@@ -183,7 +183,7 @@ extension SyntheticPicture {
         let furrows = (SyntheticGrating(period: max(3, 16 * scale), angle: furrowAngle, phase: uniform(0, 2 * .pi)),
                        SyntheticGrating(period: max(3, 16 * scale), angle: furrowAngle + uniform(1.1, 1.5),
                                         phase: uniform(0, 2 * .pi)))
-        let furrowDepth: Float = 0.22
+        let furrowDepth: Float = 0.32
         let hair = SyntheticPlane.hairs(width: size, height: size, count: 2 + Int(random.next() % 4),
                                         thickness: max(1, 2 * scale), length: 0.3...0.8, using: &random)
         let hairColour = SyntheticColour(0.13, 0.1, 0.08)
@@ -194,14 +194,13 @@ extension SyntheticPicture {
         let light = SyntheticSpotlight(x: centre.centerX, y: centre.centerY, depth: 0.55,
                                        spread: 0.15 * s * s)
         // Washed out towards the milky tone of the immersion gel, the same in every picture.
-        let washed: Float = 0.6
+        let washed: Float = 0.42
         let gel = SyntheticColour(0.62, 0.52, 0.5)
         canvas.adjust { colour, i in
             let x = i % size, y = i / size
             let skinLines = 1 + furrowDepth * 0.5 * (furrows.0(x, y) + furrows.1(x, y))
-            let flat = SyntheticColour.mix(gel, colour, washed)
-            let lit = SyntheticColour(flat.r * cast.r, flat.g * cast.g, flat.b * cast.b) * (skinLines * light(x, y))
-            return SyntheticColour.mix(lit, hairColour, 0.85 * hair[i])
+            let flat = SyntheticColour.mix(gel, SyntheticColour.mix(colour, hairColour, 0.85 * hair[i]), washed)
+            return SyntheticColour(flat.r * cast.r, flat.g * cast.g, flat.b * cast.b) * (skinLines * light(x, y))
         }
         return canvas.quantized(grain: 0.8, using: &random)
     }

@@ -186,7 +186,7 @@ extension SyntheticPicture {
         canvas.adjust { colour, i in
             let x = i % size, y = i / size
             let band = smoothstep(-0.3, 0.3, checks.0(x, y)) + smoothstep(-0.3, 0.3, checks.1(x, y))
-            let cloth = SyntheticColour.mix(colour, thread, 0.3 * band) * (1 + 0.08 * weave(x, y))
+            let cloth = SyntheticColour.mix(colour, thread, 0.4 * band) * (1 + 0.08 * weave(x, y))
             return cloth * (1 - 0.2 * min(max(0.5 + shadow[i] / shadowEdge, 0), 1))
         }
 
@@ -203,14 +203,14 @@ extension SyntheticPicture {
         // One printer: the same screen ruling, depth and cast in every picture.
         let screen = (SyntheticGrating(period: max(2.5, 12 * scale), angle: screenAngle, phase: uniform(0, 2 * .pi)),
                       SyntheticGrating(period: max(2.5, 12 * scale), angle: screenAngle + .pi / 2, phase: uniform(0, 2 * .pi)))
-        let screenDepth: Float = 0.12
+        let screenDepth: Float = 0.18
         let cast = SyntheticColour(1.08, 1, 0.82)
         // A flash from one side (its spot on a circle around the centre, so the object is
         // about equally lit in every picture), and ink and paper faded towards each other.
         let flashAngle = uniform(0, 2 * .pi)
         let flash = SyntheticSpotlight(x: s * (0.5 + 0.4 * cos(flashAngle)), y: s * (0.5 + 0.4 * sin(flashAngle)), depth: 0.55,
                                        spread: 0.15 * s * s)
-        let faded: Float = 0.6
+        let faded: Float = 0.4
         let mean = canvas.meanColour
         canvas.adjust { colour, i in
             let x = i % size, y = i / size
