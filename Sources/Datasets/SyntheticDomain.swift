@@ -5,15 +5,20 @@ import TensorCore
 /// The look of a synthetic target domain, each standing in for a real benchmark by its
 /// frequency content: the property the frequency-domain maskers react to.
 public enum SyntheticStyle: String, CaseIterable, Sendable {
-    /// Everyday photographs (PASCAL-like): smooth gradients, soft clutter, coloured textured objects.
+    /// Everyday photographs (PASCAL-like): smooth gradients, soft clutter, coloured textured
+    /// objects. The demo model's training domain: its pictures must not change.
     case source
-    /// Deepglobe-like land cover: dense high-frequency textures, a land-cover region as foreground.
+    /// Deepglobe-like land cover: dense high-frequency textures, a land-cover region as
+    /// foreground, under haze, a bluish cast and fine detector striping.
     case satellite
-    /// Chest X-ray-like: gray, low contrast, soft large-scale shading, two lung lobes as foreground.
+    /// Chest X-ray-like: gray, low contrast, soft large-scale shading, two lung lobes as
+    /// foreground, the fine lines of an anti-scatter grid and a heel-effect ramp.
     case xray
-    /// ISIC-like dermoscopy: smooth warm skin with a darker irregular blob.
+    /// ISIC-like dermoscopy: a darker irregular blob on skin crossed by fine furrows and
+    /// hairs, in the cool, uneven, washed-out light of a dermatoscope.
     case lesion
-    /// FSS-1000-like: one distinct object on a plain, clean background.
+    /// FSS-1000-like: one distinct object on a woven check cloth, printed and scanned: a
+    /// halftone screen, a warm cast, a side flash, faded contrast.
     case objects
 }
 

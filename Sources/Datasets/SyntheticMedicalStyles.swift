@@ -19,7 +19,7 @@ struct LungLook {
     var ribPeriod: Float
 
     init(classIndex c: Int, using random: inout SeededGenerator) {
-        step = (c % 2 == 0 ? -1 : 1) * random.uniform(0.06, 0.1) * (1 + 0.25 * Float(c / 2 % 2))
+        step = (c % 2 == 0 ? -1 : 1) * random.uniform(0.06, 0.1) * (1 + 0.6 * Float(c / 2 % 2))
         aspect = random.uniform(0.45, 0.65)
         // An egg widening towards the bottom and the outside (k = 1), flattened on the
         // inner side (k = 2), with a slight unevenness (k = 3).
@@ -28,7 +28,7 @@ struct LungLook {
                      .init(order: 3, amplitude: random.uniform(0.02, 0.05), phase: random.uniform(0, 2 * .pi))]
         lean = random.uniform(0.04, 0.18)
         gap = random.uniform(0.05, 0.1)
-        ribAmplitude = c % 3 == 0 ? 0 : random.uniform(0.012, 0.03)
+        ribAmplitude = c % 3 == 0 ? 0 : random.uniform(0.025, 0.045)
         ribPeriod = random.uniform(0.05, 0.075)
     }
 }
@@ -68,7 +68,8 @@ extension SyntheticPicture {
     /// Chest X-ray: gray only and low contrast. A dim background, the body a broad soft
     /// ellipse a little brighter, a bright vertical band for spine and heart, and the two
     /// lobes (the foreground, one mask) a small step darker or brighter with soft edges,
-    /// faint ribs and mottling. Nearly all the energy is at large scales.
+    /// faint ribs and mottling. Nearly all the energy is at large scales, but for the fine
+    /// vertical lines of the anti-scatter grid, one narrow band of high frequencies.
     mutating func paintXray(look: LungLook) -> RGBImage {
         let s = side
         let centerX = s * (0.5 + uniform(-0.05, 0.05)), centerY = s * (0.5 + uniform(-0.04, 0.06))
@@ -106,6 +107,12 @@ extension SyntheticPicture {
         let shading = noise(cell: 0.35 * s, octaves: 2)
         let band = 0.075 * s * body
         let (tiltCos, tiltSin) = (cos(tilt), sin(tilt))
+        // The anti-scatter grid's shadow: fine parallel lines a few pixels apart over the
+        // whole film, and the heel effect, a brightness ramp along the tube's axis.
+        // One machine's grid: the same line spacing and depth on every film.
+        let grid = SyntheticGrating(period: max(3, 14 * scale), angle: uniform(-0.03, 0.03), phase: uniform(0, 2 * .pi))
+        let gridDepth: Float = 0.04
+        let heel = uniform(0.04, 0.06)
 
         var canvas = SyntheticCanvas(width: size, height: size)
         canvas.paint { x, y, i in
@@ -113,7 +120,7 @@ extension SyntheticPicture {
             var value = level - dim * (1 - smoothstep(-0.08 * s, 0.08 * s, trunk[i]))
             let across = ((px - centerX) * tiltCos + (py - centerY) * tiltSin) / band
             value += 0.09 * exp(-across * across) * smoothstep(-0.45 * s, 0.1 * s, py - centerY)
-            value += 0.025 * shading[i]
+            value += 0.025 * shading[i] + heel * (py / s - 0.5) + gridDepth * grid(x, y)
             let a = lobes[i]
             if a > 0 {
                 var inside = look.step + 0.012 * mottle[i]
@@ -133,7 +140,9 @@ extension SyntheticPicture {
 
     /// Skin lesion (ISIC): warm skin with gentle large-scale shading and redness, sometimes
     /// the dark round field of view of a dermatoscope in the corners, and the class's
-    /// darker, irregular, softly bordered lesion with a darker core and faint blotches.
+    /// darker, irregular, softly bordered lesion with a darker core and faint blotches; over
+    /// all of it a criss-cross of fine skin furrows (two narrow frequency bands), a few dark
+    /// hairs, a cool cast, a light that falls off steeply away from the lesion, and washed-out contrast.
     mutating func paintLesion(look: LesionLook) -> RGBImage {
         let s = side
         let skin = SyntheticColour(hue: uniform(0.03, 0.08), saturation: uniform(0.25, 0.45), value: uniform(0.72, 0.92))
@@ -167,6 +176,31 @@ extension SyntheticPicture {
         canvas.blend(alpha: drawn.alpha) { _, _, i in
             let core = 1 - look.coreDarkening * smoothstep(0, 0.8 * radius, drawn.distance[i])
             return look.pigment * (tone * core * (1 + look.blotches * blotch[i]))
+        }
+        // Over skin and lesion alike: the criss-cross of skin furrows a few pixels apart,
+        // dark hairs, and the cool cast of the dermatoscope's polarised light.
+        let furrowAngle = uniform(0, .pi)
+        let furrows = (SyntheticGrating(period: max(3, 16 * scale), angle: furrowAngle, phase: uniform(0, 2 * .pi)),
+                       SyntheticGrating(period: max(3, 16 * scale), angle: furrowAngle + uniform(1.1, 1.5),
+                                        phase: uniform(0, 2 * .pi)))
+        let furrowDepth: Float = 0.32
+        let hair = SyntheticPlane.hairs(width: size, height: size, count: 2 + Int(random.next() % 4),
+                                        thickness: max(1, 2 * scale), length: 0.3...0.8, using: &random)
+        let hairColour = SyntheticColour(0.13, 0.1, 0.08)
+        let cast = SyntheticColour(0.82, 0.91, 1.16)
+        // The dermatoscope's light: centred on the lesion, falling off steeply to the edges, over a washed-out,
+        // low-contrast picture (gel and glare).
+        let centre = drawn.region.shapes[0]
+        let light = SyntheticSpotlight(x: centre.centerX, y: centre.centerY, depth: 0.55,
+                                       spread: 0.15 * s * s)
+        // Washed out towards the milky tone of the immersion gel, the same in every picture.
+        let washed: Float = 0.42
+        let gel = SyntheticColour(0.62, 0.52, 0.5)
+        canvas.adjust { colour, i in
+            let x = i % size, y = i / size
+            let skinLines = 1 + furrowDepth * 0.5 * (furrows.0(x, y) + furrows.1(x, y))
+            let flat = SyntheticColour.mix(gel, SyntheticColour.mix(colour, hairColour, 0.85 * hair[i]), washed)
+            return SyntheticColour(flat.r * cast.r, flat.g * cast.g, flat.b * cast.b) * (skinLines * light(x, y))
         }
         return canvas.quantized(grain: 0.8, using: &random)
     }

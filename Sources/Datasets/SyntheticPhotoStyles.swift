@@ -148,9 +148,10 @@ extension SyntheticPicture {
         return canvas.quantized(grain: 2, using: &random)
     }
 
-    /// Objects (FSS-1000): a nearly white or pale background with a faint gradient, the
-    /// class's object large and central over a soft contact shadow, contoured when the class
-    /// says so. Clean: almost everything in the picture is the object's own structure.
+    /// Objects (FSS-1000): the class's object large and central over a soft contact shadow,
+    /// contoured when the class says so, on a woven check cloth (bands a dozen pixels apart,
+    /// fine threads), and the picture printed and scanned: a halftone screen of fine dot rows
+    /// over everything, a warm cast, a flash off to one side and faded contrast.
     mutating func paintObjects(look: ObjectLook) -> RGBImage {
         let s = side
         var canvas = SyntheticCanvas(width: size, height: size)
@@ -174,7 +175,20 @@ extension SyntheticPicture {
         let shadowEdge = 10 * scale
         var shadow = plane(-.greatestFiniteMagnitude)
         shadowShape.unite(into: &shadow, cutoff: shadowEdge)
-        canvas.adjust { colour, i in colour * (1 - 0.2 * min(max(0.5 + shadow[i] / shadowEdge, 0), 1)) }
+        // The backdrop is a woven check cloth: two crossing bands of colour a dozen pixels
+        // apart and the weave's fine threads.
+        let clothAngle = uniform(0, .pi)
+        let checkPeriod = max(4, uniform(22, 28) * scale)
+        let checks = (SyntheticGrating(period: checkPeriod, angle: clothAngle, phase: uniform(0, 2 * .pi)),
+                      SyntheticGrating(period: checkPeriod, angle: clothAngle + .pi / 2, phase: uniform(0, 2 * .pi)))
+        let weave = SyntheticGrating(period: max(2.5, uniform(7, 9) * scale), angle: clothAngle + .pi / 4, phase: uniform(0, 2 * .pi))
+        let thread = SyntheticColour(hue: uniform(0, 1), saturation: uniform(0.3, 0.6), value: uniform(0.45, 0.65))
+        canvas.adjust { colour, i in
+            let x = i % size, y = i / size
+            let band = smoothstep(-0.3, 0.3, checks.0(x, y)) + smoothstep(-0.3, 0.3, checks.1(x, y))
+            let cloth = SyntheticColour.mix(colour, thread, 0.4 * band) * (1 + 0.08 * weave(x, y))
+            return cloth * (1 - 0.2 * min(max(0.5 + shadow[i] / shadowEdge, 0), 1))
+        }
 
         let mottle = noise(cell: 0.35 * shape.radius, octaves: 2)
         let contour = look.outlined ? 2.5 * scale : 0
@@ -182,6 +196,27 @@ extension SyntheticPicture {
             let (u, v) = shape.local(x: Float(x) + 0.5, y: Float(y) + 0.5)
             let colour = look.colour(u: u, v: v, mottle: mottle[i]) * (1 + 0.06 * u)
             return drawn.distance[i] < contour ? colour * 0.3 : colour
+        }
+        // A scanned print: the halftone screen's fine dot rows over the whole picture, and
+        // the warm cast of old paper.
+        let screenAngle = uniform(0.3, 1.2)
+        // One printer: the same screen ruling, depth and cast in every picture.
+        let screen = (SyntheticGrating(period: max(2.5, 12 * scale), angle: screenAngle, phase: uniform(0, 2 * .pi)),
+                      SyntheticGrating(period: max(2.5, 12 * scale), angle: screenAngle + .pi / 2, phase: uniform(0, 2 * .pi)))
+        let screenDepth: Float = 0.18
+        let cast = SyntheticColour(1.08, 1, 0.82)
+        // A flash from one side (its spot on a circle around the centre, so the object is
+        // about equally lit in every picture), and ink and paper faded towards each other.
+        let flashAngle = uniform(0, 2 * .pi)
+        let flash = SyntheticSpotlight(x: s * (0.5 + 0.4 * cos(flashAngle)), y: s * (0.5 + 0.4 * sin(flashAngle)), depth: 0.55,
+                                       spread: 0.15 * s * s)
+        let faded: Float = 0.4
+        let mean = canvas.meanColour
+        canvas.adjust { colour, i in
+            let x = i % size, y = i / size
+            let dots = 1 + screenDepth * screen.0(x, y) * screen.1(x, y) * 2
+            let flat = SyntheticColour.mix(mean, colour, faded)
+            return SyntheticColour(flat.r * cast.r, flat.g * cast.g, flat.b * cast.b) * (dots * flash(x, y))
         }
         return canvas.quantized(grain: 1, using: &random)
     }

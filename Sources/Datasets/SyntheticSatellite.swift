@@ -74,7 +74,9 @@ extension SyntheticPicture {
     /// Satellite (Deepglobe): a patchwork of land-cover parcels with wavy borders, each a
     /// dense fine-grained texture (furrows, roofs and streets, tree crowns, speckled soil),
     /// under a faint haze; the foreground is one irregular region of the class's land cover,
-    /// and the background parcels are of the other kinds.
+    /// and the background parcels are of the other kinds. The whole tile is veiled by haze,
+    /// tinted blue and striped by the detector (see the end), which moves it away from the
+    /// source style in colour and in one narrow band of fine frequencies.
     mutating func paintSatellite(look: LandCoverLook) -> RGBImage {
         let s = side, unit = scale
         // Held values one pixel apart: white noise (interpolating at a fixed sub-pixel offset
@@ -141,8 +143,19 @@ extension SyntheticPicture {
             let c = fields.colour(look.cover, x: x, y: y, i: i, angle: own.angle, period: own.period, tone: own.tone)
             return SyntheticColour(c.r * look.tint.r, c.g * look.tint.g, c.b * look.tint.b)
         }
-        // Uneven illumination and atmospheric haze over the whole tile.
-        canvas.adjust { colour, i in SyntheticColour.mix(colour * (1 + 0.06 * light[i]), hazeColour, haze) }
+        // Uneven illumination and atmospheric haze over the whole tile; then what the sensor
+        // adds: a bluish cast, and detector striping — fine stripes a few pixels apart along
+        // the scan, a little different in each band — over land and foreground alike.
+        let veil = uniform(0.25, 0.4)
+        let cast = SyntheticColour(uniform(0.86, 0.92), uniform(0.97, 1.03), uniform(1.1, 1.18))
+        let striping = SyntheticGrating(period: max(3, uniform(14, 18) * unit), angle: uniform(0, .pi), phase: uniform(0, 2 * .pi))
+        let stripeGain = SyntheticColour(uniform(0.8, 1.2), uniform(0.8, 1.2), uniform(0.8, 1.2)) * uniform(0.18, 0.22)
+        canvas.adjust { colour, i in
+            let hazy = SyntheticColour.mix(colour * (1 + 0.06 * light[i]), hazeColour, max(haze, veil))
+            let stripe = striping(i % size, i / size)
+            return SyntheticColour(hazy.r * cast.r + stripeGain.r * stripe, hazy.g * cast.g + stripeGain.g * stripe,
+                                   hazy.b * cast.b + stripeGain.b * stripe)
+        }
         return canvas.quantized(grain: 3, using: &random)
     }
 }

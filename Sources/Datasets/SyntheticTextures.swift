@@ -233,3 +233,92 @@ func smoothstep(_ edge0: Float, _ edge1: Float, _ x: Float) -> Float {
     let t = min(max((x - edge0) / (edge1 - edge0), 0), 1)
     return t * t * (3 - 2 * t)
 }
+
+/// A sinusoidal grating of `period` pixels running across `angle` (radians), in -1...1: the
+/// periodic patterns of the target domains (sensor striping, anti-scatter grid lines, skin
+/// furrows, woven cloth). A period of a few pixels puts the energy in one narrow band of the
+/// spectrum, the kind of shift a frequency masker can find and damp.
+struct SyntheticGrating {
+    let period: Float
+    let cosAngle: Float
+    let sinAngle: Float
+    let phase: Float
+
+    init(period: Float, angle: Float, phase: Float) {
+        self.period = period
+        cosAngle = cos(angle)
+        sinAngle = sin(angle)
+        self.phase = phase
+    }
+
+    @inline(__always)
+    func callAsFunction(_ x: Int, _ y: Int) -> Float {
+        sin(2 * .pi * (Float(x) * cosAngle + Float(y) * sinAngle) / period + phase)
+    }
+}
+
+extension SyntheticPlane {
+    /// Thin dark curves (hairs over skin) as a coverage plane in 0...1: each a circular arc
+    /// of random length, curvature and width, stamped as discs along its length.
+    static func hairs(width: Int, height: Int, count: Int, thickness: Float, length: ClosedRange<Float>,
+                      using random: inout SeededGenerator) -> SyntheticPlane {
+        var plane = SyntheticPlane(width: width, height: height)
+        let side = Float(max(width, height))
+        for _ in 0..<count {
+            var x = random.uniform(0, Float(width)), y = random.uniform(0, Float(height))
+            var heading = random.uniform(0, 2 * .pi)
+            let bend = random.uniform(-2, 2) / side
+            let steps = Int(random.uniform(length.lowerBound, length.upperBound) * side)
+            let radius = thickness * random.uniform(0.7, 1.3) / 2
+            let reach = Int(radius.rounded(.up)) + 1
+            for _ in 0..<max(steps, 0) {
+                x += cos(heading)
+                y += sin(heading)
+                heading += bend
+                let cx = Int(x.rounded(.down)), cy = Int(y.rounded(.down))
+                let top = max(0, cy - reach), bottom = min(height - 1, cy + reach)
+                let left = max(0, cx - reach), right = min(width - 1, cx + reach)
+                guard top <= bottom, left <= right else { continue }
+                for py in top...bottom {
+                    for px in left...right {
+                        let dx = Float(px) + 0.5 - x, dy = Float(py) + 0.5 - y
+                        let cover = min(max(radius + 0.5 - (dx * dx + dy * dy).squareRoot(), 0), 1)
+                        let i = py * width + px
+                        plane.values[i] = max(plane.values[i], cover)
+                    }
+                }
+            }
+        }
+        return plane
+    }
+}
+
+extension SyntheticCanvas {
+    /// The mean of each channel over the picture.
+    var meanColour: SyntheticColour {
+        var sum = (0.0, 0.0, 0.0)
+        for i in 0..<width * height {
+            sum.0 += Double(pixels[3 * i])
+            sum.1 += Double(pixels[3 * i + 1])
+            sum.2 += Double(pixels[3 * i + 2])
+        }
+        let n = Double(max(width * height, 1))
+        return SyntheticColour(Float(sum.0 / n), Float(sum.1 / n), Float(sum.2 / n))
+    }
+}
+
+/// An uneven light: bright around a spot, falling off by up to `depth` away from it (a flash,
+/// a lamp, a dermatoscope's ring of LEDs off centre), as a factor per pixel.
+struct SyntheticSpotlight {
+    let x: Float
+    let y: Float
+    let depth: Float
+    /// The fall-off's scale, squared, in pixels².
+    let spread: Float
+
+    @inline(__always)
+    func callAsFunction(_ px: Int, _ py: Int) -> Float {
+        let dx = Float(px) + 0.5 - x, dy = Float(py) + 0.5 - y
+        return 1 - depth + depth * exp(-(dx * dx + dy * dy) / spread)
+    }
+}

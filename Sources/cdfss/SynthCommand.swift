@@ -17,9 +17,14 @@ struct SynthCommand: ParsableCommand {
             and rotation vary; every mask covers 5-40% of its picture.
 
             Styles, by frequency content: source (everyday photos: smooth gradients, coloured \
-            mid-frequency objects), satellite (dense high-frequency land-cover textures), xray \
-            (gray, low contrast, soft large-scale shading, two lung lobes), lesion (smooth warm \
-            skin, a darker irregular blob), objects (one distinct object on a plain background).
+            mid-frequency objects; the demo model's training domain), and four target domains, \
+            each shifted from it in frequency content: satellite (dense high-frequency \
+            land-cover textures under haze, a bluish cast and fine detector striping), xray \
+            (gray, low contrast, soft large-scale shading, two lung lobes, the fine vertical \
+            lines of an anti-scatter grid and a heel-effect ramp), lesion (a darker irregular \
+            blob on skin with a criss-cross of fine furrows, hairs, a cool cast, off-centre light \
+            and washed-out contrast), objects (one object on a woven check cloth under a \
+            halftone screen, a warm cast, a side flash and faded contrast).
 
             The same arguments give byte-identical files whatever the thread count. OUT must \
             not exist or be empty; the tree is built beside it and moved into place at the end.
