@@ -29,11 +29,21 @@ struct BenchCommand: ParsableCommand {
             train: one training step of the learner (`cdfss train`: batch 4, 400 x 400, Adam) \
             on synthetic source pictures over the deterministic backbone, taps cached as in \
             training and the pyramids recomputed (episodes rarely recur); the process's peak \
-            resident memory after it. The published code's step, which also runs the backbone: \
-            scripts/bench/torch_train_step.py.
+            resident memory after it.
             correlation: `analyze correlation` of 20 pictures at 400 x 400 with APM-M and \
             ACPA, over the three layer-4 taps (the default) and over all 13, per picture, \
             beside the backbone passes alone (two side by side, as the analysis runs them).
+            --compare-torch PYTHON times the published PyTorch code (HSNet, and HSNet with the \
+            APM repository's APM-M + ACPA) in the same run, on the same thread count, for the \
+            episode, maskers, finetune and train suites, with scripts/bench/torch_reference_bench.py \
+            (PYTHON needs torch and torchvision; the published code is imported from the folders \
+            given with --hsnet-code and --apm-code, never copied). Each suite's published \
+            counterpart runs right after it, and each compared row gets the published median and \
+            the ratio theirs / ours (> 1: cdfss is faster). The published fine-tuning step \
+            recomputes everything (backbone, three correlations, learner) at every step; it is set \
+            beside both the cache-warm step and the first step. The published training step also \
+            runs the backbone, which cdfss's caches. Before any timing, the script is run with \
+            --check: a missing interpreter, torch or published file is one line and a non-zero exit.
             """)
 
     enum Suite: String, ExpressibleByArgument, CaseIterable {
@@ -58,9 +68,70 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Option(name: .customLong("compare-torch"), help: ArgumentHelp(
+        "Also time the published PyTorch code with this Python interpreter (it needs torch and torchvision) and print the ratio theirs / ours.",
+        valueName: "python"))
+    var compareTorch: String?
+
+    @Option(help: ArgumentHelp("With --compare-torch: a folder holding the published HSNet repository's .py files (model/hsnet.py, ...); needed by episode, finetune and train.",
+                               valueName: "dir"))
+    var hsnetCode: String?
+
+    @Option(help: ArgumentHelp("With --compare-torch: a folder holding the published APM repository's .py files (example_for_hsnet.py, freq_masker.py, phase_attn.py); needed by episode, finetune and maskers.",
+                               valueName: "dir"))
+    var apmCode: String?
+
+    @Option(help: ArgumentHelp("With --compare-torch: the timing script (default: scripts/bench/torch_reference_bench.py of the checkout cdfss was built from).",
+                               valueName: "file"))
+    var torchScript: String?
+
     func validate() throws {
         guard runs > 0, episodeRuns > 0, finetuneRuns > 0, trainRuns > 0 else {
             throw ValidationError("--runs, --episode-runs, --finetune-runs and --train-runs must be positive")
+        }
+        if compareTorch == nil {
+            for (option, value) in [("--hsnet-code", hsnetCode), ("--apm-code", apmCode), ("--torch-script", torchScript)] where value != nil {
+                throw ValidationError("\(option) only has a meaning with --compare-torch PYTHON")
+            }
+        }
+    }
+
+    /// The published counterpart of a suite, if it has one.
+    static func torchRow(of suite: Suite) -> TorchReference.Row? {
+        switch suite {
+        case .episode: .episode
+        case .maskers: .maskers
+        case .finetune: .finetune
+        case .train: .train
+        case .layers, .correlation: nil
+        }
+    }
+
+    /// With --compare-torch: the published code, checked (imports and models built) before any timing.
+    func checkedTorchReference() throws -> (reference: TorchReference, report: TorchReference.Report)? {
+        guard let compareTorch else { return nil }
+        let rows = TorchReference.Row.allCases.filter { row in suites.contains { Self.torchRow(of: $0) == row } }
+        guard !rows.isEmpty else {
+            throw InputError("--compare-torch: none of the suites \(suites.map(\.rawValue).joined(separator: " ")) has a published counterpart (episode, maskers, finetune, train have)")
+        }
+        let reference = try TorchReference(python: compareTorch, script: torchScript, hsnetCode: hsnetCode, apmCode: apmCode,
+                                           rows: rows, threads: workerCount)
+        return (reference, try reference.check(rows: rows))
+    }
+
+    /// Times the suite's published counterpart and sets its median and the ratio on our rows of the same name.
+    func compare(_ ours: [BenchResult], with reference: TorchReference, row: TorchReference.Row, runs: Int) throws -> [BenchResult] {
+        FileHandle.standardError.write(Data("bench: timing the published code's \(row.rawValue) (\(runs) runs) with \(reference.pythonArgument)\n".utf8))
+        let theirs = try reference.time(row, runs: runs)
+        return ours.map { result in
+            guard let name = result.publishedName, let timing = theirs.rows.first(where: { $0.name == name }) else { return result }
+            var compared = result
+            compared.torchMedianMilliseconds = timing.medianMilliseconds
+            compared.torchMinMilliseconds = timing.minMilliseconds
+            compared.torchRuns = timing.runs
+            compared.ratio = timing.medianMilliseconds / result.medianMilliseconds
+            if result.peakResidentMegabytes != nil { compared.torchPeakResidentMegabytes = timing.peakResidentMegabytes }
+            return compared
         }
     }
 
@@ -68,18 +139,33 @@ struct BenchCommand: ParsableCommand {
         #if DEBUG
         FileHandle.standardError.write(Data("warning: this is a debug build; timings mean little (use swift build -c release)\n".utf8))
         #endif
+        // Before any timing: a missing interpreter, torch or published file is one line.
+        let torch = try checkedTorchReference()
         var results: [BenchResult] = []
+        /// Our suite, then, with --compare-torch, its published counterpart right after it (same load).
+        func suite(_ suite: Suite, runs: Int, _ body: () throws -> [BenchResult]) throws {
+            guard suites.contains(suite) else { return }
+            let ours = try body()
+            if let torch, let row = Self.torchRow(of: suite) {
+                results += try compare(ours, with: torch.reference, row: row, runs: runs)
+            } else {
+                results += ours
+            }
+        }
         // The episode first, so that the peak memory it reports is its own.
-        if suites.contains(.episode) { results += try episodeBenchmark() }
-        if suites.contains(.maskers) { results += try maskerBenchmark() }
-        if suites.contains(.finetune) { results += try fineTuningBenchmark() }
-        if suites.contains(.train) { results += try trainingBenchmark() }
-        if suites.contains(.layers) { results += layerBenchmarks() }
-        if suites.contains(.correlation) { results += try correlationBenchmark() }
+        try suite(.episode, runs: episodeRuns) { try episodeBenchmark() }
+        try suite(.maskers, runs: runs) { try maskerBenchmark() }
+        try suite(.finetune, runs: finetuneRuns) { try fineTuningBenchmark() }
+        try suite(.train, runs: trainRuns) { try trainingBenchmark() }
+        try suite(.layers, runs: runs) { layerBenchmarks() }
+        try suite(.correlation, runs: runs) { try correlationBenchmark() }
+        let published = torch.map { TorchSummary(python: $0.reference.pythonArgument, version: $0.report.torch, threads: $0.report.threads,
+                                                 script: $0.reference.script.path) }
         if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(BenchReport(threads: workerCount, runs: runs, results: results)), as: UTF8.self))
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let report = BenchReport(threads: workerCount, runs: runs, torch: published, results: results)
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             print("threads: \(workerCount)")
             for result in results {
@@ -89,13 +175,38 @@ struct BenchCommand: ParsableCommand {
                 if let peak = result.peakResidentMegabytes { line += String(format: ", peak memory %.0f MiB", peak) }
                 print(line)
             }
+            if let published { printComparison(results, published) }
+        }
+    }
+
+    /// The compared rows side by side: our median, the published code's, and theirs / ours.
+    func printComparison(_ results: [BenchResult], _ published: TorchSummary) {
+        print("")
+        print("against the published PyTorch code (torch \(published.version), \(published.threads) threads; ratio = theirs / ours, > 1: cdfss is faster):")
+        let compared = results.filter { $0.ratio != nil }
+        let width = max(4, compared.map(\.name.count).max() ?? 0)
+        print("row".padding(toLength: width, withPad: " ", startingAt: 0) + "    cdfss ms    torch ms    ratio")
+        for result in compared {
+            guard let theirs = result.torchMedianMilliseconds, let ratio = result.ratio else { continue }
+            print(result.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                  + String(format: "  %10.2f  %10.2f  %7.2f", result.medianMilliseconds, theirs, ratio))
         }
     }
 
     struct BenchReport: Encodable {
         let threads: Int
         let runs: Int
+        /// Only with --compare-torch (nil values are left out of the JSON).
+        let torch: TorchSummary?
         let results: [BenchResult]
+    }
+
+    /// The published code's side of the run (`bench --compare-torch`).
+    struct TorchSummary: Encodable {
+        let python: String
+        let version: String
+        let threads: Int
+        let script: String
     }
 
     struct BenchResult: Encodable {
@@ -106,6 +217,14 @@ struct BenchCommand: ParsableCommand {
         let minMilliseconds: Double
         var gigaflopsPerSecond: Double? = nil
         var peakResidentMegabytes: Double? = nil
+        /// The name of the published code's counterpart in torch_reference_bench.py, if there is one.
+        var publishedName: String? = nil
+        var torchMedianMilliseconds: Double? = nil
+        var torchMinMilliseconds: Double? = nil
+        var torchRuns: Int? = nil
+        var torchPeakResidentMegabytes: Double? = nil
+        /// Theirs / ours: > 1 means cdfss is faster.
+        var ratio: Double? = nil
 
         // snake_case, as every JSON cdfss writes.
         enum CodingKeys: String, CodingKey {
@@ -114,12 +233,17 @@ struct BenchCommand: ParsableCommand {
             case minMilliseconds = "min_ms"
             case gigaflopsPerSecond = "gflops_per_second"
             case peakResidentMegabytes = "peak_resident_mib"
+            case torchMedianMilliseconds = "torch_median_ms"
+            case torchMinMilliseconds = "torch_min_ms"
+            case torchRuns = "torch_runs"
+            case torchPeakResidentMegabytes = "torch_peak_resident_mib"
+            case ratio
         }
     }
 
-    func result(_ name: String, shape: String, _ seconds: [Double]) -> BenchResult {
+    func result(_ name: String, shape: String, _ seconds: [Double], published: String? = nil) -> BenchResult {
         BenchResult(name: name, shape: shape, runs: seconds.count, medianMilliseconds: 1000 * Timing.median(seconds),
-                    minMilliseconds: 1000 * (seconds.min() ?? .nan))
+                    minMilliseconds: 1000 * (seconds.min() ?? .nan), publishedName: published)
     }
 
     /// The benchmarks' model: deterministic pseudo-random weights, a fresh APM-M + ACPA in
@@ -146,7 +270,7 @@ struct BenchCommand: ParsableCommand {
         let seconds = try Timing.measure(runs: episodeRuns, warmup: 1) {
             _ = try model.predict(query: query, supports: support, supportMasks: mask.reshaped([1] + mask.shape))
         }
-        var episode = result("episode.1shot.apm-m+acpa", shape: query.shapeDescription, seconds)
+        var episode = result("episode.1shot.apm-m+acpa", shape: query.shapeDescription, seconds, published: "episode.1shot.apm-m+acpa")
         episode.peakResidentMegabytes = peakResidentMegabytes()
         return [episode]
     }
@@ -160,8 +284,10 @@ struct BenchCommand: ParsableCommand {
                                        cacheBytes: 1 << 30, onlyPairs: [AdaptationPair(support: 0, query: 1)])
         let cold = try Timing.measure(runs: 1, warmup: 0) { try run.step() }
         let warm = try Timing.measure(runs: finetuneRuns, warmup: 0) { try run.step() }
-        return [result("finetune.step.apm-m+acpa.adam (cache warm)", shape: query.shapeDescription, warm),
-                result("  first step (fills the cache)", shape: query.shapeDescription, cold)]
+        // The published step recomputes everything: beside the warm step (the claim) and the first one.
+        let published = "finetune.step.apm-m+acpa.adam"
+        return [result("finetune.step.apm-m+acpa.adam (cache warm)", shape: query.shapeDescription, warm, published: published),
+                result("  first step (fills the cache)", shape: query.shapeDescription, cold, published: published)]
     }
 
     /// Training steps of the learner on 2 x 4 synthetic source pictures at 400 x 400, batch 4.
@@ -176,7 +302,8 @@ struct BenchCommand: ParsableCommand {
         let run = try LearnerTraining(model: model, training: try TrainingSet.folder(datapath: folder, classes: nil),
                                       validation: nil, settings: settings, cacheBytes: 1 << 30, keepingPyramids: false)
         let seconds = try Timing.measure(runs: trainRuns, warmup: 2) { _ = try run.step() }
-        var step = result("train.step.batch4.adam (taps cached, pyramids computed)", shape: "4 x [1, 3, 400, 400]", seconds)
+        var step = result("train.step.batch4.adam (taps cached, pyramids computed)", shape: "4 x [1, 3, 400, 400]", seconds,
+                          published: "train.step.batch4.adam")
         step.peakResidentMegabytes = peakResidentMegabytes()
         return [step]
     }
@@ -234,8 +361,8 @@ struct BenchCommand: ParsableCommand {
         let acpaBackward = Timing.measure(runs: runs) { _ = acpa.backward(gradOutput, tape: acpaTape, parameterGradients: &gradients) }
         let apmBackward = Timing.measure(runs: runs) { _ = apm.backward(gradMasked, tape: apmTape, parameterGradients: &gradients) }
         let shapeText = Tensor(zeros: shape).shapeDescription
-        return [result("maskers.forward", shape: shapeText, forward),
-                result("maskers.forward_backward", shape: shapeText, training),
+        return [result("maskers.forward", shape: shapeText, forward, published: "maskers.forward"),
+                result("maskers.forward_backward", shape: shapeText, training, published: "maskers.forward_backward"),
                 result("  apm-m.forward (training)", shape: shapeText, apmForward),
                 result("  acpa.forward (training)", shape: shapeText, acpaForward),
                 result("  acpa.backward", shape: shapeText, acpaBackward),
