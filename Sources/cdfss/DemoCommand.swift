@@ -20,8 +20,8 @@ struct DemoCommand: ParsableCommand {
             participation ratio: the effective number of independent channels).
 
             The styles are generated once and kept under --out/data. Sizes: 200 x 200 pictures, \
-            3 classes of 12 per style, 30 episodes, 4 adaptation pictures, 40 Adam steps at \
-            lr 1e-2: under 5 minutes on 2 cores. --quick (128 x 128, 8 episodes, 10 steps) takes \
+            3 classes of 12 per style, 30 episodes, 4 adaptation pictures, 100 Adam steps at \
+            lr 0.1: a few minutes on 2 cores. --quick (128 x 128, 8 episodes, 10 steps) takes \
             about a minute and shows only that everything runs.
             """)
 

@@ -50,7 +50,8 @@ final class LearnerTrainingTests: XCTestCase {
                 let mask = resizeNearestTorch(try set.masks(sample).foreground, width: Self.size, height: Self.size)
                 return (image, Tensor(shape: [Self.size, Self.size], scalars: mask.pixels.map(Float.init)))
             }
-            let taps = reference.features(of: [pictures[0].0, pictures[1].0])
+            // One picture at a time, as the trainer computes taps.
+            let taps = [reference.features(of: pictures[0].0), reference.features(of: pictures[1].0)]
             let pyramids = try reference.trainingPyramids(queryTaps: taps[0], supportTaps: taps[1], supportMask: pictures[1].1)
             let gradients = try reference.learnerLossAndGradients(pyramids: pyramids, queryMasks: pictures[0].1).gradients
             for (name, g) in gradients { if sum[name] == nil { sum[name] = g } else { sum[name]!.addScaled(g) } }

@@ -145,8 +145,14 @@ public final class LearnerTraining {
     private func tapsOf(_ episode: TrainingEpisode, in set: TrainingSet) throws -> (query: [Tensor], support: [Tensor]) {
         let names = [set.url(episode.query.image).path, set.url(episode.support.image).path]
         let size = settings.imageSize
-        let found = try taps.taps(of: names) { path in
-            imageTensor(try RGBImage(contentsOf: URL(fileURLWithPath: path)), size: size)
+        // One picture at a time: a pair of missing pictures would go through the backbone side
+        // by side (one BLAS thread each) and a single one with both threads, and some OpenBLAS
+        // kernels round those differently. Which pictures are cached depends on the run's
+        // history, so a resumed run must meet the same arithmetic whatever its cache holds.
+        let found = try names.map { name in
+            try taps.taps(of: [name]) { path in
+                imageTensor(try RGBImage(contentsOf: URL(fileURLWithPath: path)), size: size)
+            }[0]
         }
         return (found[0], found[1])
     }
