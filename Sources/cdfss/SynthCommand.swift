@@ -22,8 +22,8 @@ struct SynthCommand: ParsableCommand {
             land-cover textures under haze, a bluish cast and fine detector striping), xray \
             (gray, low contrast, soft large-scale shading, two lung lobes, the fine vertical \
             lines of an anti-scatter grid and a heel-effect ramp), lesion (a darker irregular \
-            blob on skin with a criss-cross of fine furrows, hairs, a cool cast, off-centre light \
-            and washed-out contrast), objects (one object on a woven check cloth under a \
+            blob on skin with a criss-cross of fine furrows, hairs, a cool cast, light falling off \
+            away from the lesion and washed-out contrast), objects (one object on a woven check cloth under a \
             halftone screen, a warm cast, a side flash and faded contrast).
 
             The same arguments give byte-identical files whatever the thread count. OUT must \
