@@ -9,11 +9,11 @@
 #
 # About 6 minutes on 2 cores. 250 Adam steps amplify the last bits of every sum, so the run
 # is pinned to OpenBLAS's Haswell kernels and two threads (ours and OpenBLAS's): so pinned, it
-# gives the shipped tensors bit for bit on any x86-64 machine with AVX2. With other kernels
+# gave the shipped tensors bit for bit here (AMD EPYC), and the same kernels with the same
+# splits should on any x86-64 machine with AVX2; DemoModelTests says which it found. With other kernels
 # the weights come out elsewhere (14% apart in norm with OpenBLAS's AVX-512 kernels) and the
-# model does about the same (57.95 against 57.91 validation mIoU for a run of the same script);
-# DemoModelTests checks the one or
-# the other.
+# model does about the same (57.95 against 57.91 validation mIoU for a run of the same script),
+# which is the test's fallback.
 set -eu
 export OPENBLAS_CORETYPE=Haswell CDFSS_THREADS=2 OPENBLAS_NUM_THREADS=2
 cd "$(dirname "$0")/.."
