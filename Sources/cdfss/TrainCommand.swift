@@ -183,7 +183,7 @@ struct TrainCommand: ParsableCommand {
 
         func save() throws {
             try AtomicFile.write(LearnerTrainingFiles.snapshot(of: run, metadata: metadata).encoded(), to: snapshotURL)
-            try LearnerTrainingFiles.checkpoint(of: run, backbone: includeBackbone ? backboneEntries : nil, metadata: metadata)
+            try LearnerTrainingFiles.checkpoint(of: run, backbone: backboneEntries, metadata: metadata)
                 .write(to: file(LearnerTrainingFiles.last))
         }
 
@@ -217,7 +217,7 @@ struct TrainCommand: ParsableCommand {
                     if isBest {
                         var bestMetadata = metadata
                         bestMetadata["training.val_miou"] = "\(score.miou)"
-                        try LearnerTrainingFiles.checkpoint(of: run, backbone: includeBackbone ? backboneEntries : nil, metadata: bestMetadata)
+                        try LearnerTrainingFiles.checkpoint(of: run, backbone: backboneEntries, metadata: bestMetadata)
                             .write(to: file(LearnerTrainingFiles.best))
                     }
                     lastValidation = validation
@@ -308,7 +308,7 @@ struct TrainCommand: ParsableCommand {
 
     /// The model to train and, for --include-backbone, its backbone as the source holds it
     /// (unfolded BatchNorm, `backbone.*` names).
-    func loadModel() throws -> (HSNet, [(name: String, tensor: Tensor)]) {
+    func loadModel() throws -> (HSNet, [(name: String, tensor: Tensor)]?) {
         let wanted = Set(ResNetDepth.allCases.flatMap { ResNetBackbone.parameterShapes(depth: $0).map(\.name) })
         func backboneEntries(_ stateDict: [(name: String, tensor: Tensor)], prefix: String) -> [(name: String, tensor: Tensor)] {
             stateDict.filter { $0.name.hasPrefix(prefix) && wanted.contains(String($0.name.dropFirst(prefix.count))) }
@@ -316,6 +316,8 @@ struct TrainCommand: ParsableCommand {
         }
         if let checkpoint {
             let model = try ModelSource.load(checkpoint: checkpoint, backboneWeights: backboneWeights)
+            // The source's backbone is read again only when the checkpoints are to carry it.
+            guard includeBackbone else { return (model, nil) }
             let source = try backboneWeights.map { try HSNet.readStateDict(URL(fileURLWithPath: $0)) }
             let entries = try source.map { dict in backboneEntries(dict, prefix: dict.contains { $0.name.hasPrefix("backbone.") } ? "backbone." : "") }
                 ?? (try BuiltinModel.named(checkpoint) != nil
@@ -329,10 +331,10 @@ struct TrainCommand: ParsableCommand {
             let backbone = try ResNetBackbone(stateDict: dict.filter { !$0.name.hasPrefix(prefix + "fc.") }, prefix: prefix,
                                               source: backboneWeights)
             let fresh = try HPNLearner.freshlyInitialized(seed: seed, backbone: backbone.depth)
-            return (HSNet(backbone: backbone, learner: fresh), backboneEntries(dict, prefix: prefix))
+            return (HSNet(backbone: backbone, learner: fresh), includeBackbone ? backboneEntries(dict, prefix: prefix) : nil)
         }
         let model = try BuiltinModel.named(backbone!)!.load()
         model.learner = try HPNLearner.freshlyInitialized(seed: seed, backbone: model.backbone.depth)
-        return (model, HSNet.deterministicBackboneStateDict(depth: model.backbone.depth))
+        return (model, includeBackbone ? HSNet.deterministicBackboneStateDict(depth: model.backbone.depth) : nil)
     }
 }

@@ -31,6 +31,9 @@ public final class LearnerTraining {
     private var parameters: [String: Tensor]
     private let taps: BackboneFeatureCache
     private let pyramids: MemoryBoundedCache<TrainingEpisode, [Tensor]>
+    /// Pictures whose label was found to have the picture's size (checked once per picture,
+    /// not at every step that meets it).
+    private var checkedSizes = Set<String>()
 
     /// `resuming`: the snapshot of an interrupted run with these settings. `keepingPyramids`
     /// false gives the whole budget to the taps (benchmarks time the pyramids every step).
@@ -161,9 +164,13 @@ public final class LearnerTraining {
     /// resized with torch's nearest rule as HSNet resizes its label maps.
     private func preparedMask(_ sample: TrainingSample, in set: TrainingSet) throws -> (foreground: Tensor, ignored: Tensor?) {
         let (foreground, ignored) = try set.masks(sample)
-        let image = try RGBImage(contentsOf: set.url(sample.image))
-        guard image.width == foreground.width, image.height == foreground.height else {
-            throw InputError("\(set.url(sample.label).path): the label is \(foreground.width) x \(foreground.height) but its picture \(sample.image) is \(image.width) x \(image.height)")
+        let key = set.url(sample.image).path + "\u{0}" + sample.label
+        if !checkedSizes.contains(key) {
+            let image = try RGBImage(contentsOf: set.url(sample.image))
+            guard image.width == foreground.width, image.height == foreground.height else {
+                throw InputError("\(set.url(sample.label).path): the label is \(foreground.width) x \(foreground.height) but its picture \(sample.image) is \(image.width) x \(image.height)")
+            }
+            checkedSizes.insert(key)
         }
         let size = settings.imageSize
         func plane(_ mask: GrayImage) -> Tensor {
