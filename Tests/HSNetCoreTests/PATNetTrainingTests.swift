@@ -52,8 +52,11 @@ final class PATNetTrainingTests: XCTestCase {
             let g = gradients[name]!.scalars
             let norm = g.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
             XCTAssertGreaterThan(norm, 0, name)
-            // A step that moves the loss by about 1e-3 (float32 noise in the loss ~1e-7).
-            let eps = 1e-3 / norm
+            // A step of 1e-3 of the weight's norm: small enough that the clamp at 0 and the
+            // ReLUs keep their pattern, large enough that the loss moves well above its float32
+            // noise (the loss is a double-accumulated mean over 9216 pixels).
+            let weightNorm = base.references[layer]!.scalars.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            let eps = 1e-3 * weightNorm
             func loss(_ sign: Double) throws -> Double {
                 var references = base.references
                 references[layer] = Tensor(shape: references[layer]!.shape, scalars: zip(references[layer]!.scalars, g).map {
@@ -65,9 +68,9 @@ final class PATNetTrainingTests: XCTestCase {
                                                                supportMask: supportMask, queryMask: queryMask).loss)
             }
             let numeric = (try loss(1) - loss(-1)) / (2 * eps)
-            // As LearnerTrainingStepTests: 2% covers float32 rounding of the shifted weights and
-            // of the loss; a missing term, wrong sign or factor is off by far more.
-            XCTAssertEqual(numeric, norm, accuracy: 0.02 * norm, name)
+            // 5% covers float32 rounding of the shifted weights and of the loss; a missing
+            // term, wrong sign or factor is off by far more.
+            XCTAssertEqual(numeric, norm, accuracy: 0.05 * norm, name)
             print("finite differences \(name): analytic \(norm), numeric \(numeric)")
         }
     }
