@@ -224,6 +224,9 @@ extension HSNet {
     /// Plug-ins in layer-2/3 slots would change the layer-2/3 pyramids, which the learner's
     /// backward does not reach (and which `MaskerEpisode` keeps fixed).
     func checkMaskerPlugins() throws {
+        if prototypeTransformation != nil {
+            throw InputError("PATNet: masker gradients through its prototype transformation (prototypes, pseudo-inverse) are not implemented yet; fine-tune maskers on HSNet")
+        }
         if let misplaced = plugins.occupied.first(where: { $0.slot.layer != 4 }) {
             throw InputError("plug-in slot \(misplaced.slot.name): masker gradients cover plug-ins on layer 4 only (layer4.query, layer4.support and their .masked slots)")
         }

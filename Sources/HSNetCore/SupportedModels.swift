@@ -1,18 +1,15 @@
 import TensorCore
 
 /// The models cdfss runs, and the recognisable checkpoints of those it does not: the published
-/// HSNet code also trains a VGG-16 backbone (`backbone.features.*`), and PATNet (the
-/// cross-domain baseline the maskers' paper builds on) adds `reference_layer1..3` to HSNet.
-/// Without this check such a file would fail with a list of hundreds of missing names.
+/// HSNet code also trains a VGG-16 backbone (`backbone.features.*`). Without this check such a
+/// file would fail with a list of hundreds of missing names. PATNet (HSNet with
+/// `reference_layer1..3`) is run: `HSNet.prototypeTransformation`.
 public enum SupportedModels {
     /// How the refusal names the supported models.
-    public static let description = "HSNet with a ResNet-50 or ResNet-101 backbone"
+    public static let description = "HSNet or PATNet with a ResNet-50 or ResNet-101 backbone"
 
     /// The unsupported model whose parameters `names` hold, if one is recognised.
     public static func unsupportedModel(in names: [String]) -> String? {
-        if names.contains(where: { $0.hasPrefix("reference_layer") || $0.hasPrefix("module.reference_layer") }) {
-            return "PATNet"
-        }
         if names.contains(where: { $0.hasPrefix("backbone.features.") || $0.hasPrefix("features.") }) {
             return "a VGG-16 backbone"
         }
@@ -36,7 +33,9 @@ extension SupportedModels {
         }
         let hasLearner = names.contains { $0.hasPrefix("hpn_learner.") }
         if hasLearner, names.contains(where: { $0.hasPrefix("backbone.") }) {
-            return "yes: HSNet with a \(ResNetDepth.recognised(in: names, prefix: "backbone.").name) backbone"
+            let depth = ResNetDepth.recognised(in: names, prefix: "backbone.").name
+            if isPATNet(names) { return "yes: PATNet (\(depth))" }
+            return "yes: HSNet with a \(depth) backbone"
         }
         if hasLearner {
             return "as --checkpoint with --backbone-weights (the learner alone)"
@@ -45,5 +44,13 @@ extension SupportedModels {
             return "as --backbone-weights (a \(ResNetDepth.recognised(in: names, prefix: "").name))"
         }
         return "no: cdfss supports \(description)"
+    }
+}
+
+extension SupportedModels {
+    /// PATNet's checkpoints add `reference_layer1..3` to HSNet's (DataParallel's `module.`
+    /// already removed by the reader).
+    public static func isPATNet(_ names: [String]) -> Bool {
+        names.contains { $0.hasPrefix("reference_layer") }
     }
 }

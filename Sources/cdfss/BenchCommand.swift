@@ -19,7 +19,7 @@ struct BenchCommand: ParsableCommand {
             episode: one 1-shot HSNet episode at 400 x 400 with APM-M and ACPA in layer 4 \
             (backbone on both images, correlations, learner, decoder) on a model with \
             deterministic pseudo-random weights; reports the median and the process's peak \
-            resident memory after it.
+            resident memory after it; then the same episode on PATNet (det-fill, no maskers).
             maskers: APM-M + ACPA forward and backward on x [6, 2048, 13, 13], the six layer-4 \
             maps one fine-tuning step sees (query and support, three taps each), and each \
             layer alone.
@@ -272,7 +272,12 @@ struct BenchCommand: ParsableCommand {
         }
         var episode = result("episode.1shot.apm-m+acpa", shape: query.shapeDescription, seconds, published: "episode.1shot.apm-m+acpa")
         episode.peakResidentMegabytes = peakResidentMegabytes()
-        return [episode]
+        // PATNet: the same episode, no maskers, with the prototype transformation of every tap.
+        let patnet = try HSNet.withDeterministicPATNetWeights()
+        let patnetSeconds = try Timing.measure(runs: episodeRuns, warmup: 1) {
+            _ = try patnet.predict(query: query, supports: support, supportMasks: mask.reshaped([1] + mask.shape))
+        }
+        return [episode, result("episode.1shot.patnet", shape: query.shapeDescription, patnetSeconds)]
     }
 
     func fineTuningBenchmark() throws -> [BenchResult] {

@@ -51,11 +51,15 @@ final class ResNet101Tests: XCTestCase {
     }
 
     func testOtherModelsAndMismatchedPartsAreOneLineErrors() {
-        let supported = "which cdfss does not run; cdfss supports HSNet with a ResNet-50 or ResNet-101 backbone"
+        let supported = "which cdfss does not run; cdfss supports HSNet or PATNet with a ResNet-50 or ResNet-101 backbone"
         let vgg = [(name: "backbone.features.0.weight", tensor: Tensor(zeros: [64, 3, 3, 3]))] + HSNetFixtures.nonBackboneStateDict
         assertInputError(["vgg.pt: holds a VGG-16 backbone, " + supported]) { _ = try HSNet(stateDict: vgg, source: "vgg.pt") }
+        // PATNet is run; a damaged one is reported against PATNet's names.
         let patnet = HSNetFixtures.fullStateDict + [(name: "reference_layer1.weight", tensor: Tensor(zeros: [2, 2048]))]
-        assertInputError(["patnet.pt: holds PATNet, " + supported]) { _ = try HSNet(stateDict: patnet, source: "patnet.pt") }
+        assertInputError(["patnet.pt: does not fit PATNet (ResNet-50): missing reference_layer2.weight, reference_layer3.weight",
+                          "wrong shape: reference_layer1.weight has shape [2, 2048], expected [2, 512]"]) {
+            _ = try HSNet(stateDict: patnet, source: "patnet.pt")
+        }
         // torchvision's VGG-16 file given as the backbone.
         let vggBackbone = [(name: "features.0.weight", tensor: Tensor(zeros: [64, 3, 3, 3]))]
         assertInputError(["vgg16.pth: holds a VGG-16 backbone, " + supported]) {
