@@ -16,7 +16,7 @@ public final class HSNet {
     /// Plug-ins acting on the backbone features (see `PluginSlot`); empty for plain HSNet.
     public var plugins = PluginSlots()
     /// The checkpoint entries of plug-in modules (names under `pluginPrefixes`, e.g.
-    /// `apm.mask_amplitude`, `acpa.phase_attn.0.weight`), full names as in the file. The model
+    /// `apm.mask_amplitude`, `acpa.phase_attn.0.weight`, `layer3.apm.mask_phase`), full names as in the file. The model
     /// does not interpret them; `MaskerState(stateDict:)` builds the frequency maskers from them
     /// (see `installFrequencyMaskers`).
     public private(set) var pluginTensors: [String: Tensor] = [:]
@@ -24,8 +24,9 @@ public final class HSNet {
     /// weights); nil for HSNet.
     public var prototypeTransformation: PrototypeTransformation?
 
-    /// The module prefixes of the frequency maskers in published checkpoints.
-    public static let defaultPluginPrefixes = ["apm", "acpa"]
+    /// The module prefixes of the frequency maskers in published checkpoints (layer 4), and of
+    /// cdfss's maskers on layers 3 and 2 (`MaskerState`).
+    public static let defaultPluginPrefixes = ["apm", "acpa", "layer3.apm", "layer3.acpa", "layer2.apm", "layer2.acpa"]
 
     public init(backbone: ResNetBackbone, learner: HPNLearner) {
         precondition(backbone.depth == learner.backboneDepth,
