@@ -430,3 +430,65 @@ extension PrototypeTransformation {
         return try PrototypeTransformation(references: references, source: "fresh initialisation")
     }
 }
+
+// MARK: Masker fine-tuning through the transformation
+
+extension PrototypeTransformation {
+    /// One shot's transformation of the taps a masker step recomputes, forward and backward.
+    /// The prototypes come from the support taps after the `.support` plug-ins (APM), so the
+    /// masker's gradient reaches those taps twice: through the masking, the `.masked` plug-ins
+    /// and Pᵀx, and through the prototypes, the row normalisation and the pseudo-inverse in P.
+    public struct ShotTape {
+        let prototypes: [[Float]]
+        let transforms: [TapTransform]
+        let mask: Tensor
+        /// The inputs of Pᵀx (the taps after every plug-in and the masking).
+        private(set) var query: [Tensor] = []
+        private(set) var support: [Tensor] = []
+
+        /// Prototypes and transforms from `supportTaps` (the support's taps before the
+        /// masking), `tapLayers[i]` being tap i's backbone layer, `mask` [H, W].
+        public init(_ transformation: PrototypeTransformation, supportTaps: [Tensor], tapLayers: [Int], mask: Tensor) {
+            prototypes = PrototypeTransformation.prototypes(of: supportTaps, mask: mask)
+            transforms = transformation.transforms(prototypes: prototypes, tapLayers: tapLayers)
+            self.mask = mask
+        }
+
+        /// Pᵀx of every query and (masked) support tap, in place, keeping the inputs.
+        public mutating func apply(query: inout [Tensor], support: inout [Tensor]) {
+            (self.query, self.support) = (query, support)
+            query = zip(transforms, query).map { $0.apply($1) }
+            support = zip(transforms, support).map { $0.apply($1) }
+        }
+
+        /// From the gradients of the transformed taps, in place, those of Pᵀx's inputs; returns
+        /// the gradient of every support tap before the masking through the prototypes (to add
+        /// after the masking's adjoint).
+        public func backward(gradQuery: inout [Tensor], gradSupport: inout [Tensor]) -> [Tensor] {
+            transforms.indices.map { t in
+                let (inputs, gradInverse) = transforms[t].backward(inputs: [query[t], support[t]],
+                                                                   gradOutputs: [gradQuery[t], gradSupport[t]])
+                (gradQuery[t], gradSupport[t]) = (inputs[0], inputs[1])
+                return PrototypeTransformation.tapGradientThroughPrototypes(
+                    prototypes: prototypes[t], gradPseudoInverse: gradInverse, tapShape: support[t].shape, mask: mask)
+            }
+        }
+    }
+}
+
+extension HSNet {
+    /// PATNet's correlation operands of the taps at `indices` (fixed during masker
+    /// fine-tuning: no plug-ins on their layers): Pᵀ of the query taps and of the masked
+    /// support taps, from the raw support taps' prototypes. HSNet's taps are returned as given.
+    func fixedShotOperands(indices: [Int], queryTaps: [Tensor], supportTaps: [Tensor], maskedSupport: [Tensor],
+                           mask: Tensor) -> (query: [Tensor], support: [Tensor]) {
+        let query = indices.map { queryTaps[$0] }, support = indices.map { maskedSupport[$0] }
+        guard let transformation = prototypeTransformation else { return (query, support) }
+        let layers = backbone.tapLayers
+        var shot = PrototypeTransformation.ShotTape(transformation, supportTaps: indices.map { supportTaps[$0] },
+                                                    tapLayers: indices.map { layers[$0] }, mask: mask)
+        var (q, s) = (query, support)
+        shot.apply(query: &q, support: &s)
+        return (q, s)
+    }
+}
