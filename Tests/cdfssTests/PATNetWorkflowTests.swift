@@ -62,6 +62,11 @@ final class PATNetWorkflowTests: CommandLineTestCase {
         let withMasker = try run(["predict", "--checkpoint", model, "--masker", path("masker.safetensors"), "--query", query,
                                   "--support", image, "--support-mask", mask, "--image-size", size, "--output", path("pred-m.png")])
         XCTAssertEqual(withMasker.status, 0, withMasker.stderr)
+        // Per-episode adaptation takes the same path.
+        let adapted = try run(["test", "--checkpoint", model, "--benchmark", "folder", "--datapath", data, "--shots", "1",
+                               "--episodes", "1", "--adapt", "episode", "--steps", "2", "--image-size", size])
+        XCTAssertEqual(adapted.status, 0, adapted.stderr)
+        XCTAssertTrue(adapted.stdout.contains("mIoU: "), adapted.stdout)
 
         // A fresh PATNet trains its learner and reference layers; the result runs in predict.
         let trained = try run(["train", "--backbone", "builtin:deterministic", "--model", "patnet", "--benchmark", "folder",
