@@ -631,8 +631,9 @@ public struct CenterPivotConv4d {
 extension LayerBenchmark {
     /// The learner's largest center-pivot convolutions at a 400 x 400 image: the first
     /// squeezing layer of the layer-2 pyramid as `[1, 4, 50, 50, 50, 50]` with kernel 3 and
-    /// support stride 2 (forward, input gradient) and with kernel 5, stride 4 (forward), and a
-    /// mixing layer `[1, 128, 50, 50, 2, 2]` (forward, input gradient).
+    /// support stride 2 (forward, input gradient) and with kernel 5, stride 4 (forward), the
+    /// second one `[1, 16, 50, 50, 13, 13]` (kernel 5, stride 4, forward), and a mixing layer
+    /// `[1, 128, 50, 50, 2, 2]` (forward, input gradient).
     public static func centerPivotConvolutions(runs: Int) -> [Result] {
         func layer(_ cin: Int, _ cout: Int, kernel: Int, stride: Int, seed: UInt64) -> CenterPivotConv4d {
             CenterPivotConv4d(
@@ -646,11 +647,12 @@ extension LayerBenchmark {
             return 2 * Double(l.conv1.weight.count + l.conv2.weight.count) * Double(out[2...].reduce(1, *))
         }
         var results: [Result] = []
-        for (cin, cout, kernel, stride, side, backward) in [(4, 16, 3, 2, 50, true), (4, 16, 5, 4, 50, false), (128, 128, 3, 1, 2, true)] {
+        for (cin, cout, kernel, stride, side, backward) in [(4, 16, 3, 2, 50, true), (4, 16, 5, 4, 50, false),
+                                                            (16, 64, 5, 4, 13, false), (128, 128, 3, 1, 2, true)] {
             let l = layer(cin, cout, kernel: kernel, stride: stride, seed: UInt64(kernel * 10 + stride))
             let input = [1, cin, 50, 50, side, side]
             let x = filler(input, seed: 99)
-            let name = "center_pivot_conv4d.k\(kernel)s\(stride)"
+            let name = "center_pivot_conv4d.k\(kernel)s\(stride)" + (cin == 16 ? ".second" : "")
             let shape = describe(input) + " -> " + describe(l.outputShape(forInput: input))
             results.append(Result(name: name, shape: shape, flops: flops(l, input),
                                   seconds: Timing.measure(runs: runs, warmup: 1) { _ = l.forward(x) }))
