@@ -96,12 +96,17 @@ public struct CenterPivotConv4d {
         /// conv2 applied as a dense map of the whole (tiny) support plane instead of window by
         /// window (`CenterPivotDenseSupport.swift`); its rows then leave the joint product.
         let denseSupport: Bool
+        /// conv2 computed directly from the support planes (`CenterPivotDirectSupport.swift`),
+        /// forward only; its rows then leave the joint product.
+        let directSupport: Bool
         /// Wide support planes without stride (8 or more outputs per row) are read a window row
         /// at a time, with vector copies (`ConvGeometry.im2col`); the others through a table
         /// (`supportTapTable`): one lookup per element beats a copy per window row there
         /// (measured: 50 x 50 planes with kernel 5 and stride 4, and the 2 x 2 planes of the
         /// mixing blocks, where the table is 1.5 to 3 times faster).
         var readsSupportByRows: Bool { support.strideW == 1 && support.outputWidth >= 8 }
+        /// Whether conv2's window rows are read through `supportTapTable`.
+        var usesSupportTable: Bool { !(readsSupportByRows || denseSupport || directSupport) }
 
         /// For a block of `width` query positions, whose support planes lie one after the
         /// other in memory: for each tap of conv2 and each column (j, u, v) of the block, the
@@ -146,7 +151,7 @@ public struct CenterPivotConv4d {
         /// Support positions per query position in the output: prunedH * prunedW, or 1 when collapsed.
         var positions: Int { collapsed ? 1 : prunedH * prunedW }
         var rows1: Int { inChannels * query.tapCount }
-        var rows2: Int { denseSupport ? 0 : inChannels * support.tapCount }
+        var rows2: Int { denseSupport || directSupport ? 0 : inChannels * support.tapCount }
         /// Rows of the joint column matrix: both windows and the constant 1 of the biases.
         var rows: Int { rows1 + rows2 + 1 }
         /// Columns (output positions) per sample.
@@ -160,7 +165,9 @@ public struct CenterPivotConv4d {
 
     /// `allowingDenseSupport`: whether conv2 may run as a dense map (`usesDenseSupport`);
     /// the parameter gradients read conv2's windows, so they plan without it.
-    func plan(_ shape: [Int], allowingDenseSupport: Bool = true) -> Result<Plan, InputError> {
+    /// `allowingDirectSupport`: whether conv2 may run directly (`usesDirectSupport`): the forward pass.
+    func plan(_ shape: [Int], allowingDenseSupport: Bool = true,
+              allowingDirectSupport: Bool = false) -> Result<Plan, InputError> {
         let text = "[" + shape.map(String.init).joined(separator: ", ") + "]"
         guard shape.count == 6 else {
             return .failure(InputError("expected a 4-D correlation [B, \(inChannels), Ha, Wa, Hb, Wb], got \(text)"))
@@ -188,13 +195,17 @@ public struct CenterPivotConv4d {
             collapsed = true
         }
         let dense = allowingDenseSupport && Self.usesDenseSupport(support, collapsed: collapsed)
+        let direct = !dense && allowingDirectSupport
+            && Self.usesDirectSupport(inChannels: shape[1], outChannels: outChannels)
         return .success(Plan(batch: shape[0], inChannels: shape[1], outChannels: outChannels, ha: ha, wa: wa,
                              hb: hb, wb: wb, query: query, support: support,
-                             prunedH: prunedH, prunedW: prunedW, collapsed: collapsed, denseSupport: dense))
+                             prunedH: prunedH, prunedW: prunedW, collapsed: collapsed, denseSupport: dense,
+                             directSupport: direct))
     }
 
-    func checkedPlan(_ shape: [Int], _ what: String, allowingDenseSupport: Bool = true) -> Plan {
-        switch plan(shape, allowingDenseSupport: allowingDenseSupport) {
+    func checkedPlan(_ shape: [Int], _ what: String, allowingDenseSupport: Bool = true,
+                     allowingDirectSupport: Bool = false) -> Plan {
+        switch plan(shape, allowingDenseSupport: allowingDenseSupport, allowingDirectSupport: allowingDirectSupport) {
         case .success(let plan): return plan
         case .failure(let error): preconditionFailure("CenterPivotConv4d.\(what): \(error.message)")
         }
@@ -299,7 +310,7 @@ public struct CenterPivotConv4d {
         // conv2: the support planes' windows at each query position of the block.
         let taps = plan.support.tapCount
         let planeSize = plan.hb * plan.wb
-        for c in 0..<(plan.denseSupport ? 0 : cin) {
+        for c in 0..<(plan.rows2 == 0 ? 0 : cin) {
             let rowsStart = columns + (plan.rows1 + c * taps) * ld
             let planes = input + (((block.sample * cin + c) * ha + block.row) * wa + j0) * planeSize
             if plan.readsSupportByRows {
@@ -339,8 +350,10 @@ public struct CenterPivotConv4d {
     // MARK: Forward
 
     public func forward(_ x: Tensor) -> Tensor {
-        let plan = checkedPlan(x.shape, "forward")
-        let joint = jointWeights(plan)
+        let plan = checkedPlan(x.shape, "forward", allowingDirectSupport: true)
+        // The joint weights, then conv2's arranged for the direct kernel when it runs.
+        let joint = jointWeights(plan) + (plan.directSupport ? directSupportWeights() : [])
+        let directWeightsOffset = plan.outChannels * plan.rows
         let (perRow, width) = CenterPivotConv4d.blocks(plan, rows: plan.rows)
         let blockCount = plan.batch * plan.ha * perRow
         let (cout, total, p) = (plan.outChannels, plan.columns, plan.positions)
@@ -363,6 +376,14 @@ public struct CenterPivotConv4d {
                                      b: columns, ldb: ld,
                                      c: y + block.sample * cout * total + (block.row * plan.wa + block.j0) * p,
                                      ldc: total)
+                                if plan.directSupport {
+                                    let first = block.row * plan.wa + block.j0
+                                    CenterPivotConv4d.addDirectSupport(
+                                        plan, queries: first..<first + block.count,
+                                        weights: wb.baseAddress! + directWeightsOffset,
+                                        planes: xp + block.sample * plan.inChannels * plan.ha * plan.wa * plan.hb * plan.wb,
+                                        output: y + block.sample * cout * total)
+                                }
                             }
                         }
                     }
@@ -378,7 +399,7 @@ public struct CenterPivotConv4d {
     /// nothing is pruned) and the support tap table for blocks of `width` query positions.
     func withInputs(_ x: Tensor, _ plan: Plan, width: Int,
                     _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Int32>) -> Void) {
-        let table = plan.readsSupportByRows || plan.denseSupport ? [-1] : plan.supportTapTable(width: width)
+        let table = plan.usesSupportTable ? plan.supportTapTable(width: width) : [-1]
         x.withUnsafeBufferPointer { xb in
             let xp = xb.baseAddress!
             let pruned = plan.readsInputDirectly ? [] : prunedInput(xp, plan)
@@ -423,7 +444,7 @@ public struct CenterPivotConv4d {
         let taps = plan.support.tapCount
         let planeSize = hb * wb
         let tableStride = width * p
-        let supportTable = plan.readsSupportByRows || plan.denseSupport ? [-1] : plan.supportTapTable(width: width)
+        let supportTable = plan.usesSupportTable ? plan.supportTapTable(width: width) : [-1]
         let prunedTable = plan.collapsed ? [-1] : plan.prunedTargetTable(width: width)
         return Tensor(shape: inputShape) { out in
             let gx = out.baseAddress!
@@ -610,8 +631,9 @@ public struct CenterPivotConv4d {
 extension LayerBenchmark {
     /// The learner's largest center-pivot convolutions at a 400 x 400 image: the first
     /// squeezing layer of the layer-2 pyramid as `[1, 4, 50, 50, 50, 50]` with kernel 3 and
-    /// support stride 2 (forward, input gradient) and with kernel 5, stride 4 (forward), and a
-    /// mixing layer `[1, 128, 50, 50, 2, 2]` (forward, input gradient).
+    /// support stride 2 (forward, input gradient) and with kernel 5, stride 4 (forward), the
+    /// second one `[1, 16, 50, 50, 13, 13]` (kernel 5, stride 4, forward), and a mixing layer
+    /// `[1, 128, 50, 50, 2, 2]` (forward, input gradient).
     public static func centerPivotConvolutions(runs: Int) -> [Result] {
         func layer(_ cin: Int, _ cout: Int, kernel: Int, stride: Int, seed: UInt64) -> CenterPivotConv4d {
             CenterPivotConv4d(
@@ -625,11 +647,12 @@ extension LayerBenchmark {
             return 2 * Double(l.conv1.weight.count + l.conv2.weight.count) * Double(out[2...].reduce(1, *))
         }
         var results: [Result] = []
-        for (cin, cout, kernel, stride, side, backward) in [(4, 16, 3, 2, 50, true), (4, 16, 5, 4, 50, false), (128, 128, 3, 1, 2, true)] {
+        for (cin, cout, kernel, stride, side, backward) in [(4, 16, 3, 2, 50, true), (4, 16, 5, 4, 50, false),
+                                                            (16, 64, 5, 4, 13, false), (128, 128, 3, 1, 2, true)] {
             let l = layer(cin, cout, kernel: kernel, stride: stride, seed: UInt64(kernel * 10 + stride))
             let input = [1, cin, 50, 50, side, side]
             let x = filler(input, seed: 99)
-            let name = "center_pivot_conv4d.k\(kernel)s\(stride)"
+            let name = "center_pivot_conv4d.k\(kernel)s\(stride)" + (cin == 16 ? ".second" : "")
             let shape = describe(input) + " -> " + describe(l.outputShape(forInput: input))
             results.append(Result(name: name, shape: shape, flops: flops(l, input),
                                   seconds: Timing.measure(runs: runs, warmup: 1) { _ = l.forward(x) }))

@@ -187,6 +187,71 @@ final class CenterPivotConv4dTests: XCTestCase {
         checkLargeSupportPlanes(stride: 2)
     }
 
+    /// Few input channels and 16 output channels, as the first squeezing layers: conv2 runs
+    /// directly on the support planes (`CenterPivotDirectSupport.swift`, forward only).
+    /// Sampled outputs against the definition summed exactly and as literal float32 sums, with
+    /// a strided 5 x 5 kernel reaching the padding on every side, and in the collapsed case.
+    func testFewInputChannelsRunConv2Directly() {
+        checkDirectSupport(kernel: 5, stride: 4, padding: 2, side: 25, seed: 60)
+        checkDirectSupport(kernel: 3, stride: 2, padding: 0, side: 3, seed: 70)
+    }
+
+    func checkDirectSupport(kernel k: Int, stride s: Int, padding pad: Int, side: Int, seed: UInt64) {
+        let (batch, cin, cout, ha, wa) = (2, 4, 16, 3, 4)
+        let layer = CenterPivotConv4d(
+            conv1: Conv2d(weight: Self.random([cout, cin, k, k], seed: seed), bias: Self.random([cout], seed: seed + 1),
+                          stride: 1, padding: k / 2),
+            conv2: Conv2d(weight: Self.random([cout, cin, k, k], seed: seed + 2), bias: Self.random([cout], seed: seed + 3),
+                          stride: s, padding: pad))
+        let shape = [batch, cin, ha, wa, side, side]
+        let x = Self.random(shape, seed: seed + 4)
+        let y = layer.forward(x)
+        let pruned = (side + s - 1) / s
+        let outputs = (side + 2 * pad - k) / s + 1
+        let collapsed = outputs != pruned
+        XCTAssertEqual(y.shape, collapsed ? [batch, cout, ha, wa] : [batch, cout, ha, wa, pruned, pruned])
+        func input(_ b: Int, _ c: Int, _ i: Int, _ j: Int, _ u: Int, _ v: Int) -> Float? {
+            guard i >= 0, i < ha, j >= 0, j < wa, u >= 0, u < side, v >= 0, v < side else { return nil }
+            return x.scalars[((((b * cin + c) * ha + i) * wa + j) * side + u) * side + v]
+        }
+        func w(_ layer: Conv2d, _ o: Int, _ c: Int, _ ky: Int, _ kx: Int) -> Float {
+            layer.weight.scalars[((o * cin + c) * k + ky) * k + kx]
+        }
+        let positions = collapsed ? 1 : pruned * pruned
+        var forward = SampledParity("forward, kernel \(k), stride \(s)")
+        for index in stride(from: 0, to: y.count, by: max(1, y.count / 400)) {
+            var rest = index
+            let position = rest % positions; rest /= positions
+            let (u, v) = position.quotientAndRemainder(dividingBy: pruned)
+            let j = rest % wa; rest /= wa
+            let i = rest % ha; rest /= ha
+            let o = rest % cout
+            let b = rest / cout
+            var sum = LiteralSum()
+            for c in 0..<cin {
+                for ky in 0..<k {
+                    for kx in 0..<k {
+                        // conv1 at the pruned position(s), conv2 over the support window.
+                        let sites = collapsed ? (0..<pruned * pruned).map({ ($0 / pruned, $0 % pruned) }) : [(u, v)]
+                        for (pu, pv) in sites {
+                            if let value = input(b, c, i + ky - k / 2, j + kx - k / 2, pu * s, pv * s) {
+                                sum.add(w(layer.conv1, o, c, ky, kx), value)
+                            }
+                        }
+                        if let value = input(b, c, i, j, u * s + ky - pad, v * s + kx - pad) {
+                            sum.add(w(layer.conv2, o, c, ky, kx), value)
+                        }
+                    }
+                }
+            }
+            for _ in 0..<(collapsed ? pruned * pruned : 1) { sum.add(layer.conv1.bias!.scalars[o]) }
+            sum.add(layer.conv2.bias!.scalars[o])
+            forward.record(ours: y.scalars[index], sum)
+        }
+        print("CenterPivotConv4d with conv2 direct: \(forward.check)")
+        XCTAssertTrue(forward.check.passed, "\(forward.check)")
+    }
+
     func checkLargeSupportPlanes(stride s: Int) {
         let layer = CenterPivotConv4d(
             conv1: Conv2d(weight: Self.random([3, 2, 3, 3], seed: 50), bias: Self.random([3], seed: 51), stride: 1, padding: 1),
