@@ -6,10 +6,10 @@ import TensorCore
 /// ResNet-50 has 13 (layer2.0 .. layer2.3, layer3.0 .. layer3.5, layer4.0 .. layer4.2),
 /// ResNet-101 30 (layer 3 runs to layer3.22).
 public struct BackboneTaps: Sendable {
-    public let depth: ResNetDepth
+    public let depth: BackboneKind
     public let names: [String]
 
-    public init(depth: ResNetDepth) {
+    public init(depth: BackboneKind) {
         self.depth = depth
         var names: [String] = []
         var seen: [Int: Int] = [:]
@@ -21,7 +21,7 @@ public struct BackboneTaps: Sendable {
     }
 
     /// The taps of `model`'s backbone.
-    public init(of model: HSNet) { self.init(depth: model.backbone.depth) }
+    public init(of model: HSNet) { self.init(depth: model.backbone.kind) }
 
     /// Every name some supported backbone has: what a command checks before it has loaded
     /// the model, which then decides (a ResNet-50 has no layer3.6).

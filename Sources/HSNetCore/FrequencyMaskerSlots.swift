@@ -13,12 +13,12 @@ extension HSNet {
     /// the feature size, 13 x 13 at 400 x 400).
     public func installFrequencyMaskers(amplitudePhase: AmplitudePhaseMasker?, channelAttention: ChannelPhaseAttention?,
                                         imageSize: Int) throws {
-        let channels = ResNetBackbone.layerChannels[3]
+        let channels = backbone.kind.channels(layer: 4)
         if let apm = amplitudePhase {
-            let size = Self.featureSize(layer: 4, imageHeight: imageSize, imageWidth: imageSize)
+            let size = featureSize(layer: 4, imageHeight: imageSize, imageWidth: imageSize)
             guard apm.height == size.height, apm.width == size.width else {
                 throw InputError("apm masks are \(apm.height) x \(apm.width) but the layer-4 features of a \(imageSize) x \(imageSize) image are \(size.height) x \(size.width)"
-                    + Self.imageSizeHint(forLayer4Height: apm.height, width: apm.width))
+                    + Self.imageSizeHint(forLayer4Height: apm.height, width: apm.width, backbone: backbone.kind))
             }
             guard apm.variant == .shared || apm.maskChannels == channels else {
                 throw InputError("apm masks have \(apm.maskChannels) channels, the layer-4 features have \(channels)")
@@ -47,9 +47,9 @@ extension HSNet {
     }
 
     /// ", the image sizes 385...416 give 13 x 13", or empty when no square size does.
-    static func imageSizeHint(forLayer4Height height: Int, width: Int) -> String {
+    static func imageSizeHint(forLayer4Height height: Int, width: Int, backbone kind: BackboneKind = .resnet50) -> String {
         guard height == width else { return "" }
-        let sizes = (1...8192).filter { featureSize(layer: 4, imageHeight: $0, imageWidth: $0).height == height }
+        let sizes = (1...8192).filter { kind.featureSize(layer: 4, imageHeight: $0, imageWidth: $0).height == height }
         guard let low = sizes.first, let high = sizes.last else { return "" }
         return "; image sizes \(low)...\(high) give \(height) x \(width)"
     }

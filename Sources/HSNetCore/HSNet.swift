@@ -2,14 +2,14 @@ import Dispatch
 import FreqMask
 import TensorCore
 
-/// The hypercorrelation squeeze network (HSNet, ResNet-50 or ResNet-101) with named plug-in slots.
+/// The hypercorrelation squeeze network (HSNet, with any `BackboneKind`) with named plug-in slots.
 ///
 /// One episode: the backbone taps (13 or 30) of the query and of each support image; plug-ins of the
 /// `.query`/`.support` slots; support taps multiplied by the support mask (bilinearly resized,
 /// align_corners=True, to each tap); plug-ins of the `.masked` slots; the three correlation
 /// pyramids; the learner; logits bilinearly resized to the image size.
 public final class HSNet {
-    public var backbone: ResNetBackbone
+    public var backbone: Backbone
     public var learner: HPNLearner
     /// Plug-ins acting on the backbone features (see `PluginSlot`); empty for plain HSNet.
     public var plugins = PluginSlots()
@@ -22,16 +22,16 @@ public final class HSNet {
     /// The module prefixes of the frequency maskers in published checkpoints.
     public static let defaultPluginPrefixes = ["apm", "acpa"]
 
-    public init(backbone: ResNetBackbone, learner: HPNLearner) {
-        precondition(backbone.depth == learner.backboneDepth,
-                     "the learner squeezes the taps of a \(learner.backboneDepth.name), the backbone is a \(backbone.depth.name)")
+    public init(backbone: Backbone, learner: HPNLearner) {
+        precondition(backbone.kind == learner.backboneKind,
+                     "the learner squeezes the taps of a \(learner.backboneKind.name), the backbone is a \(backbone.kind.name)")
         self.backbone = backbone
         self.learner = learner
     }
 
     /// Builds the model from an HSNet state dict: `backbone.*` and `hpn_learner.*` map 1:1 to
     /// the PyTorch names; entries under `pluginPrefixes` are kept in `pluginTensors`. The
-    /// backbone's depth (ResNet-50 or ResNet-101) is recognised from its names and the learner
+    /// backbone's kind (`BackboneKind`) is recognised from its names and the learner
     /// is read for it.
     ///
     /// When `backboneStateDict` is given, the backbone comes from it instead (torchvision's
@@ -48,54 +48,59 @@ public final class HSNet {
         try SupportedModels.check(stateDict.map(\.name), source: source)
         if let backboneStateDict { try SupportedModels.check(backboneStateDict.map(\.name), source: backboneSource) }
         let reader = try StateDictReader(stateDict, source: source)
-        let backbone: ResNetBackbone?
+        let backbone: Backbone?
         if let backboneStateDict {
             if let clash = stateDict.first(where: { $0.name.hasPrefix("backbone.") }) {
                 throw InputError("\(source): holds backbone parameters (\(clash.name)) although a separate backbone was given; give only one of them")
             }
             let prefix = backboneStateDict.contains { $0.name.hasPrefix("backbone.") } ? "backbone." : ""
-            backbone = try ResNetBackbone(stateDict: backboneStateDict, prefix: prefix, source: backboneSource)
+            backbone = try Backbone(stateDict: backboneStateDict, prefix: prefix, source: backboneSource)
         } else {
             if !stateDict.contains(where: { $0.name.hasPrefix("backbone.") }) {
-                let looksTorchvision = stateDict.contains { $0.name == "layer1.0.conv1.weight" }
-                let depth = ResNetDepth.recognised(in: stateDict.lazy.map(\.name), prefix: "")
+                let looksTorchvision = stateDict.contains { $0.name == "layer1.0.conv1.weight" || $0.name == "features.0.weight" }
+                let kind = BackboneKind.recognised(in: stateDict.lazy.map(\.name), prefix: "")
                 throw InputError("\(source): has no backbone.* parameters"
-                    + (looksTorchvision ? " (it looks like a torchvision \(depth.name) file: give it as the backbone, with an HSNet checkpoint for the learner)"
-                                        : " (give a ResNet-50 or ResNet-101 backbone state dict as well)"))
+                    + (looksTorchvision ? " (it looks like a torchvision \(kind.name) file: give it as the backbone, with an HSNet checkpoint for the learner)"
+                                        : " (give a \(BackboneKind.namesList) backbone state dict as well)"))
             }
-            let depth = ResNetDepth.recognised(in: stateDict.lazy.map(\.name), prefix: "backbone.")
-            backbone = ResNetBackbone.load(from: reader, prefix: "backbone.", depth: depth)
-            // HSNet keeps torchvision's whole ResNet as its backbone, so its checkpoints
-            // carry the unused ImageNet classifier too.
-            _ = reader.takeAll(prefix: "backbone.fc.")
+            let kind = BackboneKind.recognised(in: stateDict.lazy.map(\.name), prefix: "backbone.")
+            backbone = Backbone.load(from: reader, prefix: "backbone.", kind: kind)
+            Backbone.ignoreClassifier(reader, prefix: "backbone.", kind: kind)
         }
-        // A backbone that failed to load still tells the learner's depth: the names decide it.
-        let depth = backbone?.depth ?? ResNetDepth.recognised(in: stateDict.lazy.map(\.name), prefix: "backbone.")
-        try Self.checkLearnerFits(stateDict, backbone: depth, source: source)
-        let learner = HPNLearner.load(from: reader, prefix: "hpn_learner.", backbone: depth)
+        // A backbone that failed to load still tells the learner's kind: the names decide it.
+        let kind = backbone?.kind ?? BackboneKind.recognised(in: stateDict.lazy.map(\.name), prefix: "backbone.")
+        try Self.checkLearnerFits(stateDict, backbone: kind, source: source)
+        let learner = HPNLearner.load(from: reader, prefix: "hpn_learner.", backbone: kind)
         var pluginEntries: [String: Tensor] = [:]
         for prefix in pluginPrefixes {
             for (name, tensor) in reader.takeAll(prefix: prefix + ".") { pluginEntries[prefix + "." + name] = tensor }
         }
-        try reader.finish(what: "HSNet (\(depth.name))")
+        try reader.finish(what: "HSNet (\(kind.name))")
         self.init(backbone: backbone!, learner: learner!)
         pluginTensors = pluginEntries
     }
 
-    /// A learner trained on the other depth's taps is told in one line rather than as a list
+    /// A learner trained on another backbone's taps is told in one line rather than as a list
     /// of misshapen squeezing weights (layer 3 gives 6 taps in ResNet-50, 23 in ResNet-101).
-    static func checkLearnerFits(_ stateDict: [(name: String, tensor: Tensor)], backbone depth: ResNetDepth, source: String) throws {
+    static func checkLearnerFits(_ stateDict: [(name: String, tensor: Tensor)], backbone kind: BackboneKind, source: String) throws {
         guard let first = stateDict.first(where: { $0.name == "hpn_learner.encoder_layer3.0.conv1.weight" })?.tensor,
-              first.rank == 4, first.shape[1] != depth.tapCount(layer: 3),
-              let trained = ResNetDepth.allCases.first(where: { $0.tapCount(layer: 3) == first.shape[1] }) else { return }
-        throw InputError("\(source): its learner squeezes the taps of a \(trained.name), but the backbone is a \(depth.name)")
+              first.rank == 4, first.shape[1] != kind.tapCount(layer: 3),
+              let trained = BackboneKind.allCases.first(where: { $0.tapCount(layer: 3) == first.shape[1] }) else { return }
+        throw InputError("\(source): its learner squeezes the taps of a \(trained.name), but the backbone is a \(kind.name)")
     }
 
     // MARK: Geometry
 
-    /// The spatial size of the taps of `layer` (2, 3 or 4) for a `height` x `width` image.
-    public static func featureSize(layer: Int, imageHeight: Int, imageWidth: Int) -> (height: Int, width: Int) {
-        ResNetBackbone.tapSizes(imageHeight: imageHeight, imageWidth: imageWidth)[layer]!
+    /// The spatial size of the taps of `layer` (2, 3 or 4) for a `height` x `width` image,
+    /// with a backbone of `kind`.
+    public static func featureSize(layer: Int, imageHeight: Int, imageWidth: Int,
+                                   backbone kind: BackboneKind = .resnet50) -> (height: Int, width: Int) {
+        kind.featureSize(layer: layer, imageHeight: imageHeight, imageWidth: imageWidth)
+    }
+
+    /// The spatial size of this model's taps of `layer` for a `height` x `width` image.
+    public func featureSize(layer: Int, imageHeight: Int, imageWidth: Int) -> (height: Int, width: Int) {
+        backbone.kind.featureSize(layer: layer, imageHeight: imageHeight, imageWidth: imageWidth)
     }
 
     // MARK: Steps of an episode

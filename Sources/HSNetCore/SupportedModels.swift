@@ -36,13 +36,13 @@ extension SupportedModels {
         }
         let hasLearner = names.contains { $0.hasPrefix("hpn_learner.") }
         if hasLearner, names.contains(where: { $0.hasPrefix("backbone.") }) {
-            return "yes: HSNet with a \(ResNetDepth.recognised(in: names, prefix: "backbone.").name) backbone"
+            return "yes: HSNet with a \(BackboneKind.recognised(in: names, prefix: "backbone.").name) backbone"
         }
         if hasLearner {
             return "as --checkpoint with --backbone-weights (the learner alone)"
         }
         if names.contains("layer1.0.conv1.weight") {
-            return "as --backbone-weights (a \(ResNetDepth.recognised(in: names, prefix: "").name))"
+            return "as --backbone-weights (a \(BackboneKind.recognised(in: names, prefix: "").name))"
         }
         return "no: cdfss supports \(description)"
     }

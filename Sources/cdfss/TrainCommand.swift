@@ -309,7 +309,7 @@ struct TrainCommand: ParsableCommand {
     /// The model to train and, for --include-backbone, its backbone as the source holds it
     /// (unfolded BatchNorm, `backbone.*` names).
     func loadModel() throws -> (HSNet, [(name: String, tensor: Tensor)]?) {
-        let wanted = Set(ResNetDepth.allCases.flatMap { ResNetBackbone.parameterShapes(depth: $0).map(\.name) })
+        let wanted = Set(BackboneKind.allCases.flatMap { Backbone.parameterShapes(kind: $0).map(\.name) })
         func backboneEntries(_ stateDict: [(name: String, tensor: Tensor)], prefix: String) -> [(name: String, tensor: Tensor)] {
             stateDict.filter { $0.name.hasPrefix(prefix) && wanted.contains(String($0.name.dropFirst(prefix.count))) }
                 .map { (name: "backbone." + $0.name.dropFirst(prefix.count), tensor: $0.tensor) }
@@ -321,20 +321,19 @@ struct TrainCommand: ParsableCommand {
             let source = try backboneWeights.map { try HSNet.readStateDict(URL(fileURLWithPath: $0)) }
             let entries = try source.map { dict in backboneEntries(dict, prefix: dict.contains { $0.name.hasPrefix("backbone.") } ? "backbone." : "") }
                 ?? (try BuiltinModel.named(checkpoint) != nil
-                    ? HSNet.deterministicBackboneStateDict(depth: model.backbone.depth) : backboneEntries(try HSNet.readStateDict(URL(fileURLWithPath: checkpoint)), prefix: "backbone."))
+                    ? HSNet.deterministicBackboneStateDict(depth: model.backbone.kind) : backboneEntries(try HSNet.readStateDict(URL(fileURLWithPath: checkpoint)), prefix: "backbone."))
             return (model, entries)
         }
         if let backboneWeights {
             let dict = try HSNet.readStateDict(URL(fileURLWithPath: backboneWeights))
             try SupportedModels.check(dict.map(\.name), source: backboneWeights)
             let prefix = dict.contains { $0.name.hasPrefix("backbone.") } ? "backbone." : ""
-            let backbone = try ResNetBackbone(stateDict: dict.filter { !$0.name.hasPrefix(prefix + "fc.") }, prefix: prefix,
-                                              source: backboneWeights)
-            let fresh = try HPNLearner.freshlyInitialized(seed: seed, backbone: backbone.depth)
+            let backbone = try Backbone(stateDict: dict, prefix: prefix, source: backboneWeights)
+            let fresh = try HPNLearner.freshlyInitialized(seed: seed, backbone: backbone.kind)
             return (HSNet(backbone: backbone, learner: fresh), includeBackbone ? backboneEntries(dict, prefix: prefix) : nil)
         }
         let model = try BuiltinModel.named(backbone!)!.load()
-        model.learner = try HPNLearner.freshlyInitialized(seed: seed, backbone: model.backbone.depth)
-        return (model, includeBackbone ? HSNet.deterministicBackboneStateDict(depth: model.backbone.depth) : nil)
+        model.learner = try HPNLearner.freshlyInitialized(seed: seed, backbone: model.backbone.kind)
+        return (model, includeBackbone ? HSNet.deterministicBackboneStateDict(depth: model.backbone.kind) : nil)
     }
 }

@@ -35,10 +35,10 @@ final class ResNet101Tests: XCTestCase {
 
     func testModelIsRecognisedFromCheckpointNames() throws {
         let model = Self.model
-        XCTAssertEqual(model.backbone.depth, .resnet101)
-        XCTAssertEqual(model.learner.backboneDepth, .resnet101)
-        XCTAssertEqual(model.backbone.layers.map(\.count), [3, 4, 23, 3])
-        XCTAssertEqual(try HSNet(stateDict: HSNetFixtures.fullStateDict).backbone.depth, .resnet50)
+        XCTAssertEqual(model.backbone.kind, .resnet101)
+        XCTAssertEqual(model.learner.backboneKind, .resnet101)
+        XCTAssertEqual(model.backbone.resnet?.layers.map(\.count), [3, 4, 23, 3])
+        XCTAssertEqual(try HSNet(stateDict: HSNetFixtures.fullStateDict).backbone.kind, .resnet50)
 
         // torchvision's ResNet-101 file (no prefix, with its classifier) as --backbone-weights.
         let torchvision = ResNetBackbone.parameterShapes(depth: .resnet101).map {
@@ -46,8 +46,8 @@ final class ResNet101Tests: XCTestCase {
         } + [(name: "fc.weight", tensor: Tensor(zeros: [1000, 2048])), (name: "fc.bias", tensor: Tensor(zeros: [1000]))]
         let learner = HSNet.deterministicStateDict(backbone: .resnet101).filter { $0.name.hasPrefix("hpn_learner.") }
         let separate = try HSNet(stateDict: learner, backboneStateDict: torchvision)
-        XCTAssertEqual(separate.backbone.depth, .resnet101)
-        XCTAssertEqual(separate.backbone.layers[2][22].conv3.bias, model.backbone.layers[2][22].conv3.bias)
+        XCTAssertEqual(separate.backbone.kind, .resnet101)
+        XCTAssertEqual(separate.backbone.resnet?.layers[2][22].conv3.bias, model.backbone.resnet?.layers[2][22].conv3.bias)
     }
 
     func testOtherModelsAndMismatchedPartsAreOneLineErrors() {

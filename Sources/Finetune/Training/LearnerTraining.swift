@@ -54,7 +54,7 @@ public final class LearnerTraining {
         if let snapshot {
             optimizer = try snapshot.optimizer()
             best = snapshot.best
-            model.learner = try HPNLearner(stateDict: snapshot.learner, prefix: HSNet.learnerPrefix, backbone: model.backbone.depth, source: "the run's snapshot")
+            model.learner = try HPNLearner(stateDict: snapshot.learner, prefix: HSNet.learnerPrefix, backbone: model.backbone.kind, source: "the run's snapshot")
         } else {
             optimizer = try settings.makeOptimizer()
         }
@@ -100,7 +100,7 @@ public final class LearnerTraining {
         for name in total.keys where scale != 1 { total[name] = total[name]! * scale }
         try optimizer.step(&parameters, gradients: total, learningRate: settings.learningRate)
         model.learner = try HPNLearner(stateDict: parameters.map { ($0.key, $0.value) }, prefix: HSNet.learnerPrefix,
-                                       backbone: model.backbone.depth, source: "the trained learner")
+                                       backbone: model.backbone.kind, source: "the trained learner")
         return Float(lossSum / Double(episodes.count))
     }
 
