@@ -5,18 +5,25 @@ import TensorCore
 /// never trains it).
 public enum Backbone {
     case resnet(ResNetBackbone)
+    case vgg(VGGBackbone)
 
     public var kind: BackboneKind {
         switch self {
         case .resnet(let network): return BackboneKind(network.depth)
+        case .vgg: return .vgg16
         }
     }
 
     /// The ResNet, when the backbone is one.
     public var resnet: ResNetBackbone? {
-        switch self {
-        case .resnet(let network): return network
-        }
+        if case .resnet(let network) = self { return network }
+        return nil
+    }
+
+    /// The VGG-16, when the backbone is one.
+    public var vgg: VGGBackbone? {
+        if case .vgg(let network) = self { return network }
+        return nil
     }
 
     /// The backbone layer of each tap (see `BackboneKind.tapLayers`).
@@ -26,6 +33,7 @@ public enum Backbone {
     public func features(_ image: Tensor) -> [Tensor] {
         switch self {
         case .resnet(let network): return network.features(image)
+        case .vgg(let network): return network.features(image)
         }
     }
 
@@ -44,18 +52,23 @@ public enum Backbone {
 
     /// Reads every backbone parameter under `prefix`; nil when any is missing or misshapen.
     static func load(from reader: StateDictReader, prefix: String, kind: BackboneKind) -> Backbone? {
-        ResNetBackbone.load(from: reader, prefix: prefix, depth: kind.resnetDepth).map { .resnet($0) }
+        if let depth = kind.resnetDepth {
+            return ResNetBackbone.load(from: reader, prefix: prefix, depth: depth).map { .resnet($0) }
+        }
+        return VGGBackbone.load(from: reader, prefix: prefix).map { .vgg($0) }
     }
 
     /// torchvision's files, and HSNet's checkpoints, which keep torchvision's whole network
-    /// as the backbone, carry the unused ImageNet classifier too.
+    /// as the backbone, carry the unused ImageNet classifier too (`fc.*` of a ResNet,
+    /// `classifier.*` of a VGG).
     static func ignoreClassifier(_ reader: StateDictReader, prefix: String, kind: BackboneKind) {
-        _ = reader.takeAll(prefix: prefix + "fc.")
+        _ = reader.takeAll(prefix: prefix + (kind == .vgg16 ? "classifier." : "fc."))
     }
 
     /// The parameter names (relative to the backbone) and shapes, in torchvision's order,
     /// the classifier and `num_batches_tracked` excluded.
     public static func parameterShapes(kind: BackboneKind) -> [(name: String, shape: [Int])] {
-        ResNetBackbone.parameterShapes(depth: kind.resnetDepth)
+        if let depth = kind.resnetDepth { return ResNetBackbone.parameterShapes(depth: depth) }
+        return VGGBackbone.parameterShapes()
     }
 }

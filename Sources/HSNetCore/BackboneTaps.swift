@@ -4,7 +4,9 @@ import TensorCore
 /// The names of the backbone taps HSNet correlates: `layer<L>.<block>`, the residual sum of
 /// that bottleneck before its final ReLU, in the order `HSNet.features(of:)` returns them.
 /// ResNet-50 has 13 (layer2.0 .. layer2.3, layer3.0 .. layer3.5, layer4.0 .. layer4.2),
-/// ResNet-101 30 (layer 3 runs to layer3.22).
+/// ResNet-101 30 (layer 3 runs to layer3.22). VGG-16's 7 are named by the pyramid they feed:
+/// layer2.0 .. layer2.2 (conv4_1 .. conv4_3 before their ReLU), layer3.0 .. layer3.2 (conv5_1
+/// .. conv5_3 before their ReLU) and layer4.0 (pool5).
 public struct BackboneTaps: Sendable {
     public let depth: BackboneKind
     public let names: [String]

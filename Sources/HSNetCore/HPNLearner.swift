@@ -41,7 +41,7 @@ public struct HPNLearner {
     }
 
     /// Squeezing blocks (one per pyramid, as many input channels as the backbone has taps in
-    /// that layer: 3, 6, 4 for ResNet-50 and 3, 23, 4 for ResNet-101, HSNet's
+    /// that layer: 3, 6, 4 for ResNet-50, 3, 23, 4 for ResNet-101 and 1, 3, 3 for VGG-16, HSNet's
     /// `reversed(nbottlenecks[-3:])`) and mixing blocks, with the kernel sizes and support
     /// strides that bring every pyramid's support dims to the same small size (2 x 2 at a
     /// 400 x 400 image).

@@ -35,11 +35,12 @@ public final class HSNet {
     /// is read for it.
     ///
     /// When `backboneStateDict` is given, the backbone comes from it instead (torchvision's
-    /// ImageNet ResNet-50 or ResNet-101 file, names without `backbone.`, its `fc.*` head
-    /// ignored; or names with `backbone.`), and `stateDict` must then hold no `backbone.*` entries.
+    /// ImageNet ResNet-50, ResNet-101 or VGG-16 file, names without `backbone.`, its `fc.*` or
+    /// `classifier.*` head ignored; or names with `backbone.`), and `stateDict` must then hold
+    /// no `backbone.*` entries.
     ///
     /// Missing entries, entries of the wrong shape and entries nobody expects are all listed in
-    /// one `InputError`, by name; a checkpoint of another model (HSNet-VGG-16, PATNet) is
+    /// one `InputError`, by name; a checkpoint of another model (PATNet, a VGG with BatchNorm) is
     /// refused in one line naming the models cdfss runs.
     public convenience init(stateDict: [(name: String, tensor: Tensor)],
                             backboneStateDict: [(name: String, tensor: Tensor)]? = nil,
@@ -105,7 +106,7 @@ public final class HSNet {
 
     // MARK: Steps of an episode
 
-    /// The backbone taps of `image` [1, 3, H, W] (13 or 30, layer 2 first).
+    /// The backbone taps of `image` [1, 3, H, W] (13, 30 or 7, layer 2 first).
     public func features(of image: Tensor) -> [Tensor] {
         backbone.features(image)
     }
@@ -254,7 +255,7 @@ public final class HSNet {
     public func predict(query: Tensor, supports: Tensor, supportMasks: Tensor,
                         outputSize: (height: Int, width: Int)? = nil,
                         observe: ((String, Tensor) -> Void)? = nil) throws -> Tensor {
-        try Self.checkEpisode(query: query, supports: supports, supportMasks: supportMasks)
+        try Self.checkEpisode(query: query, supports: supports, supportMasks: supportMasks, backbone: backbone.kind)
         let (shots, height, width) = (supports.shape[0], query.shape[2], query.shape[3])
         let output = outputSize ?? (height, width)
         guard output.height > 0, output.width > 0 else {
@@ -304,13 +305,14 @@ public final class HSNet {
     }
 
     /// Checks the shapes of an episode's tensors, naming the one that does not fit.
-    static func checkEpisode(query: Tensor, supports: Tensor, supportMasks: Tensor) throws {
+    static func checkEpisode(query: Tensor, supports: Tensor, supportMasks: Tensor, backbone kind: BackboneKind = .resnet50) throws {
         guard query.rank == 4, query.shape[0] == 1, query.shape[1] == 3 else {
             throw InputError("query image tensor has shape \(query.shapeDescription), expected [1, 3, height, width]")
         }
         let (height, width) = (query.shape[2], query.shape[3])
-        guard height >= 16, width >= 16 else {
-            throw InputError("query image is \(height) x \(width), HSNet needs at least 16 x 16")
+        let minimum = kind.minimumImageSize
+        guard height >= minimum, width >= minimum else {
+            throw InputError("query image is \(height) x \(width), HSNet with a \(kind.name) backbone needs at least \(minimum) x \(minimum)")
         }
         guard supports.rank == 4, supports.shape[0] >= 1, supports.shape[1] == 3 else {
             throw InputError("support image tensor has shape \(supports.shapeDescription), expected [shots, 3, height, width]")

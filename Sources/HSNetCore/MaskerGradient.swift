@@ -81,7 +81,7 @@ extension HSNet {
         if let bad = queryPlane.scalars.first(where: { $0 != 0 && $0 != 1 }) {
             throw InputError("query mask holds \(bad); a training target must hold only 0 (background) and 1 (foreground)")
         }
-        let expected = Self.featureSize(layer: 4, imageHeight: height, imageWidth: width)
+        let expected = featureSize(layer: 4, imageHeight: height, imageWidth: width)
         let layer4Index = layers.lastIndex(of: 4)!
         for (what, taps) in [("query", queryTaps), ("support", supportTaps)]
         where taps[layer4Index].rank != 4 || Array(taps[layer4Index].shape.suffix(2)) != [expected.height, expected.width] {

@@ -1,20 +1,21 @@
 import TensorCore
 
-/// The models cdfss runs, and the recognisable checkpoints of those it does not: the published
-/// HSNet code also trains a VGG-16 backbone (`backbone.features.*`), and PATNet (the
-/// cross-domain baseline the maskers' paper builds on) adds `reference_layer1..3` to HSNet.
-/// Without this check such a file would fail with a list of hundreds of missing names.
+/// The models cdfss runs, and the recognisable checkpoints of those it does not: PATNet (the
+/// cross-domain baseline the maskers' paper builds on) adds `reference_layer1..3` to HSNet,
+/// and torchvision's VGG-16 with BatchNorm (`vgg16_bn`, whose `features.*` indices differ from
+/// VGG-16's) is no backbone HSNet publishes. Without this check such a file would fail with a
+/// list of hundreds of missing names.
 public enum SupportedModels {
     /// How the refusal names the supported models.
-    public static let description = "HSNet with a ResNet-50 or ResNet-101 backbone"
+    public static let description = "HSNet with a \(BackboneKind.namesList) backbone"
 
     /// The unsupported model whose parameters `names` hold, if one is recognised.
     public static func unsupportedModel(in names: [String]) -> String? {
         if names.contains(where: { $0.hasPrefix("reference_layer") || $0.hasPrefix("module.reference_layer") }) {
             return "PATNet"
         }
-        if names.contains(where: { $0.hasPrefix("backbone.features.") || $0.hasPrefix("features.") }) {
-            return "a VGG-16 backbone"
+        if names.contains(where: { ($0.hasPrefix("backbone.features.") || $0.hasPrefix("features.")) && $0.hasSuffix(".running_mean") }) {
+            return "a VGG backbone with BatchNorm (vgg16_bn)"
         }
         return nil
     }
@@ -41,7 +42,7 @@ extension SupportedModels {
         if hasLearner {
             return "as --checkpoint with --backbone-weights (the learner alone)"
         }
-        if names.contains("layer1.0.conv1.weight") {
+        if names.contains("layer1.0.conv1.weight") || names.contains("features.0.weight") {
             return "as --backbone-weights (a \(BackboneKind.recognised(in: names, prefix: "").name))"
         }
         return "no: cdfss supports \(description)"

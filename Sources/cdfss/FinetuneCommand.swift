@@ -134,6 +134,7 @@ struct FinetuneCommand: ParsableCommand {
         let saved = resume ? try savedRun(at: outputURL, entries: entries, settings: settings) : nil
         let images = try entries.map { try AdaptationImage.load(image: $0.image, mask: $0.mask, size: imageSize) }
         let model = try ModelSource.load(checkpoint: checkpoint, backboneWeights: backboneWeights)
+        try model.checkImageSize(imageSize)
         let start = try installStartingMasker(on: model, saved: saved)
         // What this invocation starts from, for the report's before and after.
         let startState = html == nil ? nil : try MaskerState(stateDict: model.maskerParameters())
@@ -313,8 +314,8 @@ struct FinetuneCommand: ParsableCommand {
         let variant = apm ?? .m
         let withAttention = acpa ?? true
         guard variant != .none || withAttention else { throw InputError("nothing to fine-tune: --apm none with --no-acpa") }
-        let size = HSNet.featureSize(layer: 4, imageHeight: imageSize, imageWidth: imageSize)
-        let channels = ResNetBackbone.layerChannels[3]
+        let size = model.featureSize(layer: 4, imageHeight: imageSize, imageWidth: imageSize)
+        let channels = model.backbone.kind.channels(layer: 4)
         var generator = SeededGenerator(seed: seed)
         let amplitudePhase = variant == .none ? nil : AmplitudePhaseMasker(
             variant: variant == .m ? .perChannel : .shared, channels: channels, height: size.height, width: size.width)

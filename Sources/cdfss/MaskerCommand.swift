@@ -31,7 +31,10 @@ struct MaskerInit: ParsableCommand {
         abstract: "Write a fresh masker: masks at 1, ACPA weights drawn as torch's nn.Linear default.",
         discussion: """
             The defaults (APM-M with ACPA) are the masker `finetune` and `test --adapt` create             when they start fresh, the paper's configuration. Limits: C <= \(MaskerLimits.maximumChannels), \
-            H and W <= \(MaskerLimits.maximumSide), at most \(MaskerLimits.maximumMaskValues) values per mask.
+            H and W <= \(MaskerLimits.maximumSide), at most \(MaskerLimits.maximumMaskValues) values per mask. \
+            --backbone resnet50|resnet101|vgg16 with --image-size gives C, H and W of that \
+            backbone's layer-4 taps, where the maskers sit (2048 x 13 x 13 for a ResNet at 400, \
+            512 x 12 x 12 for VGG-16's pool5).
             """)
 
     @Option(help: "Amplitude-phase masker: m (one mask per channel), s (one shared mask), none.")
@@ -41,13 +44,40 @@ struct MaskerInit: ParsableCommand {
     var acpa = true
 
     @Option(parsing: .unconditional, help: "Feature channels C.")
-    var channels: Int
+    var channels: Int?
 
     @Option(parsing: .unconditional, help: "Feature height H.")
-    var height: Int
+    var height: Int?
 
     @Option(parsing: .unconditional, help: "Feature width W.")
-    var width: Int
+    var width: Int?
+
+    @Option(help: "Shape the masker for this backbone's layer-4 taps instead: resnet50, resnet101 or vgg16.")
+    var backbone: BackboneKind?
+
+    @Option(parsing: .unconditional, help: "With --backbone: the side of the square network input.")
+    var imageSize: Int?
+
+    /// C, H and W: given, or those of `--backbone`'s layer-4 taps at `--image-size`.
+    func featureShape() throws -> (channels: Int, height: Int, width: Int) {
+        if let backbone {
+            guard channels == nil, height == nil, width == nil else {
+                throw ValidationError("--backbone gives the feature shape; leave out --channels, --height and --width")
+            }
+            let side = imageSize ?? 400
+            try HSNet.checkImageSize(side)
+            guard side >= backbone.minimumImageSize else {
+                throw ValidationError("--image-size \(side): a \(backbone.name) needs at least \(backbone.minimumImageSize)")
+            }
+            let size = backbone.featureSize(layer: 4, imageHeight: side, imageWidth: side)
+            return (backbone.channels(layer: 4), size.height, size.width)
+        }
+        guard imageSize == nil else { throw ValidationError("--image-size goes with --backbone") }
+        guard let channels, let height, let width else {
+            throw ValidationError("give --channels, --height and --width, or --backbone")
+        }
+        return (channels, height, width)
+    }
 
     @Option(parsing: .unconditional, help: "Seed of the generator that draws the ACPA weights.")
     var seed: UInt64 = 0
@@ -59,6 +89,7 @@ struct MaskerInit: ParsableCommand {
         guard apm != .none || acpa else {
             throw ValidationError("nothing to write: --apm none with --no-acpa")
         }
+        let (channels, height, width) = try featureShape()
         try MaskerLimits.check(channels: channels, height: height, width: width, perChannel: apm == .m,
                                amplitudePhase: apm != .none)
         try OutputFormat.safetensors.check(output, option: "--output")
@@ -68,6 +99,7 @@ struct MaskerInit: ParsableCommand {
         var check = OutputCheck()
         check.output("--output", output)
         try check.prepare()
+        let (channels, height, width) = try featureShape()
         let amplitudePhase = apm == .none ? nil : AmplitudePhaseMasker(
             variant: apm == .m ? .perChannel : .shared, channels: channels, height: height, width: width)
         var generator = SeededGenerator(seed: seed)
@@ -271,6 +303,7 @@ struct MaskerShow: ParsableCommand {
         if let attentionPng, let image, let checkpoint {
             guard let attention = state.channelAttention else { throw InputError("\(file): has no channel attention (acpa.*) to draw") }
             let model = try ModelSource.load(checkpoint: checkpoint, backboneWeights: nil)
+            try model.checkImageSize(imageSize)
             do {
                 try model.installFrequencyMaskers(amplitudePhase: state.amplitudePhase, channelAttention: attention, imageSize: imageSize)
             } catch let error as InputError {

@@ -355,11 +355,12 @@ struct TestCommand: ParsableCommand {
         // A snapshot: the installed objects themselves change when they are fine-tuned.
         if let fromCheckpoint { return (try MaskerState(stateDict: fromCheckpoint.stateDict), "checkpoint") }
         guard adaptation != .none else { return (nil, "none") }
-        let size = HSNet.featureSize(layer: 4, imageHeight: imageSize, imageWidth: imageSize)
+        let size = model.featureSize(layer: 4, imageHeight: imageSize, imageWidth: imageSize)
+        let channels = model.backbone.kind.channels(layer: 4)
         var generator = SeededGenerator(seed: 0)
         let fresh = MaskerState(
-            amplitudePhase: AmplitudePhaseMasker(variant: .perChannel, channels: 2048, height: size.height, width: size.width),
-            channelAttention: ChannelPhaseAttention(channels: 2048, generator: &generator))
+            amplitudePhase: AmplitudePhaseMasker(variant: .perChannel, channels: channels, height: size.height, width: size.width),
+            channelAttention: ChannelPhaseAttention(channels: channels, generator: &generator))
         try install(fresh, on: model)
         return (fresh, "fresh apm-m+acpa (seed 0)")
     }

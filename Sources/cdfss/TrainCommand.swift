@@ -28,10 +28,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("HSNet checkpoint whose learner to start from (its backbone too, unless --backbone-weights)."))
     var checkpoint: String?
 
-    @Option(help: "torchvision ResNet-50 state dict for the backbone.")
+    @Option(help: "torchvision ResNet-50, ResNet-101 or VGG-16 state dict for the backbone.")
     var backboneWeights: String?
 
-    @Option(help: "Built-in backbone: builtin:deterministic (seeded weights, nothing to download).")
+    @Option(help: "Built-in backbone: builtin:deterministic (seeded weights, nothing to download) or builtin:deterministic-vgg16 (the same, VGG-16).")
     var backbone: String?
 
     @Option(help: "Training data layout: pascal or folder.")

@@ -102,7 +102,7 @@ public struct FilterSweep {
 
     /// The plane the filters act on at this target and image size.
     public func plane() -> (height: Int, width: Int) {
-        target == .image ? (imageSize, imageSize) : HSNet.featureSize(layer: 4, imageHeight: imageSize, imageWidth: imageSize)
+        target == .image ? (imageSize, imageSize) : model.featureSize(layer: 4, imageHeight: imageSize, imageWidth: imageSize)
     }
 
     /// Runs the unfiltered model, then each filter; `progress` sees (filters done, total) and

@@ -40,7 +40,7 @@ public final class LearnerTraining {
     public init(model: HSNet, training: TrainingSet, validation: TrainingSet?, settings: LearnerTrainingSettings,
                 cacheBytes: Int, resuming snapshot: LearnerTrainingSnapshot? = nil, keepingPyramids: Bool = true) throws {
         try settings.check()
-        try HSNet.checkImageSize(settings.imageSize)
+        try model.checkImageSize(settings.imageSize)
         if let slot = model.plugins.occupied.first?.slot {
             throw InputError("plug-in slot \(slot.name): the learner is trained without plug-ins (HSNet's source-domain training)")
         }
