@@ -56,7 +56,7 @@ extension HSNet {
         let (height, width) = (query.shape[2], query.shape[3])
         let supportPlane = try Self.maskPlane(supportMask, what: "support mask", height: height, width: width)
         let queryPlane = try Self.maskPlane(queryMask, what: "query mask", height: height, width: width)
-        try Self.checkEpisode(query: query, supports: support, supportMasks: supportPlane.reshaped([1, height, width]))
+        try Self.checkEpisode(query: query, supports: support, supportMasks: supportPlane.reshaped([1, height, width]), backbone: backbone.kind)
         guard support.shape[0] == 1 else {
             throw InputError("support image tensor has shape \(support.shapeDescription): the masker gradient takes one support image [1, 3, height, width]")
         }
