@@ -193,4 +193,50 @@ final class VGG16Tests: XCTestCase {
         XCTAssertEqual(nonZero, names.count)
         print("HSNet-VGG-16 learner step: \(lossCheck); worst weight gradient \(worst!)")
     }
+
+    /// The loss along each block's own gradient direction against central differences, for
+    /// the VGG-16 learner (its squeezing blocks take 1, 3 and 3 channels) on random pyramids of
+    /// a 96 x 96 episode: the training step's gradient without any reference.
+    func testLearnerWeightGradientsMatchFiniteDifferences() throws {
+        var generator = SeededGenerator(seed: 16)
+        func pyramid(_ shape: [Int]) -> Tensor {
+            Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in max(0, generator.uniform(-0.25, 1)) })
+        }
+        let pyramids = [pyramid([1, 1, 3, 3, 3, 3]), pyramid([1, 3, 6, 6, 6, 6]), pyramid([1, 3, 12, 12, 12, 12])]
+        let mask = Tensor(shape: [1, 96, 96], scalars: (0..<96 * 96).map { i in
+            let (y, x) = (i / 96, i % 96)
+            return (y - 44) * (y - 44) + (x - 50) * (x - 50) < 700 ? 1 : 0
+        })
+        let base = Self.model.learner.namedParameters
+        func loss(_ parameters: [(name: String, tensor: Tensor)]) throws -> Double {
+            let model = HSNet(backbone: Self.model.backbone, learner: try HPNLearner(stateDict: parameters, prefix: "", backbone: .vgg16))
+            return Double(try model.learnerLossAndGradients(pyramids: pyramids, queryMasks: mask).loss)
+        }
+        let (_, gradients) = try Self.model.learnerLossAndGradients(pyramids: pyramids, queryMasks: mask)
+        for group in ["encoder_layer4.", "encoder_layer3.", "encoder_layer2.", "decoder2."] {
+            var direction: [String: [Float]] = [:]
+            var norm = 0.0
+            for (name, _) in base where name.hasPrefix(group) {
+                let g = gradients[HSNet.learnerPrefix + name]!.scalars
+                direction[name] = g
+                norm += g.reduce(0.0) { $0 + Double($1) * Double($1) }
+            }
+            norm = norm.squareRoot()
+            XCTAssertGreaterThan(norm, 0, group)
+            // A step that moves the loss by about 1e-3, as in LearnerTrainingStepTests: float32
+            // noise in the loss is then 1e-4 of the difference; 2% covers it and the rounding
+            // of the shifted weights, far below a missing term, wrong sign or factor.
+            let eps = 1e-3 / norm
+            func shifted(_ sign: Double) -> [(name: String, tensor: Tensor)] {
+                base.map { entry in
+                    guard let d = direction[entry.name] else { return entry }
+                    return (entry.name, Tensor(shape: entry.tensor.shape, scalars: zip(entry.tensor.scalars, d).map {
+                        Float(Double($0) + sign * eps * Double($1) / norm)
+                    }))
+                }
+            }
+            let numeric = (try loss(shifted(1)) - loss(shifted(-1))) / (2 * eps)
+            XCTAssertEqual(numeric, norm, accuracy: 0.02 * norm, group)
+        }
+    }
 }
