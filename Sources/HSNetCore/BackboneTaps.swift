@@ -32,7 +32,11 @@ public struct BackboneTaps: Sendable {
     /// The index of a tap by name.
     public func index(of name: String) throws -> Int {
         guard let index = names.firstIndex(of: name) else {
-            throw InputError("no backbone tap \"\(name)\" in \(depth.name) (the taps are layer2.0 .. layer2.\(depth.tapCount(layer: 2) - 1), layer3.0 .. layer3.\(depth.tapCount(layer: 3) - 1), layer4.0 .. layer4.\(depth.tapCount(layer: 4) - 1))")
+            let ranges = (2...4).map { layer in
+                let count = depth.tapCount(layer: layer)
+                return count == 1 ? "layer\(layer).0" : "layer\(layer).0 .. layer\(layer).\(count - 1)"
+            }
+            throw InputError("no backbone tap \"\(name)\" in \(depth.name) (the taps are \(ranges.joined(separator: ", ")))")
         }
         return index
     }

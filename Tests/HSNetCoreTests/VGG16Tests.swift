@@ -33,7 +33,9 @@ final class VGG16Tests: XCTestCase {
         XCTAssertEqual(BackboneTaps(depth: .vgg16).names,
                        ["layer2.0", "layer2.1", "layer2.2", "layer3.0", "layer3.1", "layer3.2", "layer4.0"])
         XCTAssertEqual(try BackboneTaps(depth: .vgg16).parse("layer4"), [6])
-        assertInputError(["no backbone tap \"layer4.2\" in VGG-16"]) { _ = try BackboneTaps(depth: .vgg16).index(of: "layer4.2") }
+        assertInputError(["no backbone tap \"layer4.2\" in VGG-16 (the taps are layer2.0 .. layer2.2, layer3.0 .. layer3.2, layer4.0)"]) {
+            _ = try BackboneTaps(depth: .vgg16).index(of: "layer4.2")
+        }
         // torchvision's VGG-16 holds 138,357,544 parameters, 123,642,856 of them its classifier
         // (not listed here: HSNet never runs it).
         let shapes = Backbone.parameterShapes(kind: .vgg16)
