@@ -105,8 +105,8 @@ public final class BenchmarkEvaluator {
         }
         var votes = [Int32](repeating: 0, count: height * width)
         for shot in 1..<samples.count {
-            let support = try model.supportFeatures(fromTaps: taps[shot], mask: prepared[shot].mask)
-            let logits = try model.logits(queryTaps: query, supportTaps: support, height: height, width: width)
+            let features = try model.shotFeatures(query: query, supportTaps: taps[shot], mask: prepared[shot].mask)
+            let logits = try model.logits(queryTaps: features.query, supportTaps: features.support, height: height, width: width)
             for (i, vote) in try ShotVote.votes(logits).enumerated() { votes[i] += vote }
         }
         let voted = ShotVote.mask(votes: votes, height: height, width: width)

@@ -10,18 +10,21 @@ public struct MultiSeedReport: Codable, Equatable, Sendable {
     public let runs: [EvaluationReport]
     public let summary: SeedSummary
 
-    /// Combines runs whose configs agree except for the seed (all shards of the same part, or
-    /// all whole runs). The seeds must be distinct; the runs keep their order.
+    /// Combines runs whose configs agree except for what the seed decides: the seed itself and,
+    /// with domain adaptation, the adaptation images each seed draws (each run keeps its own
+    /// list; the combined config has none). The seeds must be distinct; the runs keep their order.
     public init(runs: [EvaluationReport]) throws {
         guard let first = runs.first else { throw InputError("a multi-seed report needs at least one run") }
         var seen: Set<UInt64> = []
         var common = first.config
         common.seed = nil
+        common.adaptation.images = nil
         for run in runs {
             let seed = run.config.seed!  // a report always has its seed
             guard seen.insert(seed).inserted else { throw InputError("seed \(seed) has two runs") }
             var config = run.config
             config.seed = nil
+            config.adaptation.images = nil
             if let (key, this, other) = config.firstDifference(from: common) {
                 throw InputError("the run with seed \(seed) differs from the run with seed \(first.config.seed!) in config key \(key): \(this) against \(other)")
             }

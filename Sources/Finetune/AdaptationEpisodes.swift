@@ -6,11 +6,11 @@ import TensorCore
 /// The prepared training episodes of a set of adaptation images, computed once and kept
 /// under a memory budget.
 ///
-/// Nothing before the layer-4 plug-ins changes while the maskers train: the backbone taps of
-/// each image, and for each (support, query) pair the layer-3 and layer-2 correlations and
-/// their squeezed encodings. They are cached here (taps per image path in a
-/// `BackboneFeatureCache`, `MaskerEpisode` per pair),
-/// so a step runs only the layer-4 path forward and backward. When the budget cannot hold
+/// Only the paths of the layers holding plug-ins change while the maskers train: the backbone
+/// taps of each image, and for each (support, query) pair the correlations of the other
+/// layers and their squeezed encodings, stay (with the paper's layer-4 maskers, those of
+/// layers 3 and 2). They are cached here (taps per image path in a `BackboneFeatureCache`,
+/// `MaskerEpisode` per pair), so a step runs only the plug-in layers' paths forward and backward. When the budget cannot hold
 /// them all, the least recently used are dropped and recomputed on demand with the same
 /// arithmetic, so results never depend on the budget.
 public final class AdaptationEpisodes {

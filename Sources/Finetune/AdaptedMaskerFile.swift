@@ -19,9 +19,7 @@ public enum AdaptedMaskerFile {
         metadata["training.adapt_images"] = try FineTunedMaskerFile.jsonText(run.episodes.images.map { [$0.imagePath, $0.maskPath] })
         metadata["training.skipped_pairs"] = try FineTunedMaskerFile.jsonText(run.skippedPairs.map(\.description))
         var state = try MaskerState(stateDict: run.model.maskerParameters(), metadata: metadata)
-        var variant = state.amplitudePhase.map { "apm-\($0.variant.rawValue)" } ?? "apm-none"
-        if state.channelAttention != nil { variant += "+acpa" }
-        state.metadata["training.variant"] = variant
+        state.metadata["training.variant"] = FineTunedMaskerFile.variant(of: state)
         return SafetensorsFile(tensors: state.stateDict, metadata: state.fullMetadata).encoded()
     }
 }

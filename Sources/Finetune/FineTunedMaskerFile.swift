@@ -16,7 +16,7 @@ import TensorCore
 /// save behind, and the resumed run (or `restoreMaskerFile`) writes it again.
 ///
 /// Masker metadata (`training.*`, all strings): the settings (`FineTuneSettings.metadata`),
-/// `steps` completed, `variant` (e.g. `apm-m+acpa`), `adapt_images` (JSON list of
+/// `steps` completed, `variant` (e.g. `apm-m+acpa`, `apm-m+acpa@layer3,layer4`), `adapt_images` (JSON list of
 /// [image, mask] paths), `loss_curve` (JSON list, one loss per step, each in the shortest form
 /// that reads back as the same float32), `skipped_pairs` (JSON list of `support>query` image
 /// indices whose support mask is empty) and whatever the caller adds (checkpoint, starting
@@ -52,10 +52,22 @@ public enum FineTunedMaskerFile {
         metadata["training.adapt_images"] = try jsonText(run.episodes.images.map { [$0.imagePath, $0.maskPath] })
         metadata["training.skipped_pairs"] = try jsonText(run.skippedPairs.map(\.description))
         var state = try MaskerState(stateDict: run.model.maskerParameters(), metadata: metadata)
-        var variant = state.amplitudePhase.map { "apm-\($0.variant.rawValue)" } ?? "apm-none"
-        if state.channelAttention != nil { variant += "+acpa" }
-        state.metadata["training.variant"] = variant
+        state.metadata["training.variant"] = variant(of: state)
         return state
+    }
+
+    /// `apm-m+acpa` (`apm-none+acpa` without APM) for maskers on layer 4 alone; with other
+    /// layers, the layers behind it (`apm-m+acpa@layer3,layer4`), or each layer's own when they
+    /// differ (`layer3:apm-s;layer4:apm-m+acpa`).
+    static func variant(of state: MaskerState) -> String {
+        func name(_ parts: MaskerState.LayerMaskers) -> String {
+            (parts.amplitudePhase.map { "apm-\($0.variant.rawValue)" } ?? "apm-none") + (parts.channelAttention == nil ? "" : "+acpa")
+        }
+        let names = state.layerNumbers.map { name(state[layer: $0]) }
+        guard let first = names.first else { return "apm-none" }
+        if state.layerNumbers == [4] { return first }
+        if Set(names).count == 1 { return first + "@" + state.layerNumbers.map { "layer\($0)" }.joined(separator: ",") }
+        return zip(state.layerNumbers, names).map { "layer\($0):\($1)" }.joined(separator: ";")
     }
 
     static func snapshot(masker: MaskerState, optimizer: OptimizerState) -> SafetensorsFile {

@@ -4,9 +4,11 @@ import Foundation
 import HSNetCore
 import TensorCore
 
-/// Target-domain fine-tuning of the maskers installed in an HSNet's layer-4 slots: every
-/// other weight stays frozen, and everything upstream of the maskers comes from
-/// `AdaptationEpisodes`' cache, so a step costs one layer-4 path forward and backward per pair.
+/// Target-domain fine-tuning of the maskers installed in an HSNet's slots, on whichever layers
+/// they sit: every other weight stays frozen, and everything that does not depend on the
+/// maskers comes from `AdaptationEpisodes`' cache, so a step costs the paths of the layers
+/// holding maskers, forward and backward, per pair (the layer-4 path alone in the paper's
+/// configuration).
 ///
 /// Step k trains on `PairSchedule.pairs(forStep: k)`: the loss is the mean of the pairs'
 /// cross-entropies, the gradient the mean of their gradients, and the optimiser updates with
@@ -39,7 +41,7 @@ public final class MaskerFineTuning {
         }
         let start = try model.maskerParameters()
         guard !start.isEmpty else {
-            throw InputError("no masker to fine-tune: the model has no plug-in parameters in its layer-4 slots")
+            throw InputError("no masker to fine-tune: the model has no plug-in parameters in its slots")
         }
         if let name = start.keys.sorted().first(where: { !start[$0]!.isFinite }) {
             throw InputError("the starting masker's \(name) holds \(start[name]!.scalars[start[name]!.firstNonFiniteIndex()!]) at flat index \(start[name]!.firstNonFiniteIndex()!)")

@@ -6,11 +6,12 @@ import TensorCore
 
 extension HSNet {
     /// The parameters of the installed plug-ins under the names `maskerLossAndGradients` gives
-    /// their gradients: `<state-dict prefix>.<parameter>` (`apm.mask_amplitude`,
-    /// `acpa.phase_attn.0.weight`). Each plug-in object counts once, however many slots hold it.
+    /// their gradients: `<prefix>.<parameter>` (`apm.mask_amplitude`, `acpa.phase_attn.0.weight`
+    /// on layer 4, `layer3.apm.mask_phase` on layer 3; `pluginsByParameterPrefix()`). Each
+    /// plug-in object counts once, however many slots hold it.
     public func maskerParameters() throws -> [String: Tensor] {
         var result: [String: Tensor] = [:]
-        for (prefix, plugin) in try pluginsByPrefix() {
+        for (prefix, plugin) in try pluginsByParameterPrefix() {
             for (name, value) in plugin.parameters { result[prefix + "." + name] = value }
         }
         return result
@@ -22,7 +23,7 @@ extension HSNet {
     /// gradient, a shape mismatch) throws before anything changes.
     public func applyMaskerStep<O: Optimizer>(_ optimizer: inout O, gradients: [String: Tensor],
                                               learningRate: Double) throws {
-        let plugins = try pluginsByPrefix()
+        let plugins = try pluginsByParameterPrefix()
         var parameters: [String: Tensor] = [:]
         var owners: [String: (plugin: FeaturePlugin, name: String)] = [:]
         for (prefix, plugin) in plugins {
@@ -45,7 +46,7 @@ extension HSNet {
     /// plug-ins; every name must belong to one.
     public func setMaskerParameters(_ parameters: [String: Tensor]) throws {
         var owners: [String: (plugin: FeaturePlugin, name: String)] = [:]
-        for (prefix, plugin) in try pluginsByPrefix() {
+        for (prefix, plugin) in try pluginsByParameterPrefix() {
             for (name, _) in plugin.parameters { owners[prefix + "." + name] = (plugin, name) }
         }
         for (fullName, value) in parameters.sorted(by: { $0.key < $1.key }) {
@@ -54,21 +55,5 @@ extension HSNet {
             }
             try owner.plugin.setParameter(owner.name, to: value)
         }
-    }
-
-    /// The distinct installed plug-ins keyed by their state-dict prefix; two plug-ins with the
-    /// same prefix would make gradient names ambiguous.
-    func pluginsByPrefix() throws -> [(prefix: String, plugin: FeaturePlugin)] {
-        var seen: [String: FeaturePlugin] = [:]
-        var result: [(prefix: String, plugin: FeaturePlugin)] = []
-        for plugin in plugins.distinctPlugins {
-            let prefix = Self.stateDictPrefix(of: plugin)
-            guard seen[prefix] == nil else {
-                throw InputError("two installed plug-ins share the parameter prefix \"\(prefix)\"; their parameters cannot be told apart")
-            }
-            seen[prefix] = plugin
-            result.append((prefix, plugin))
-        }
-        return result
     }
 }

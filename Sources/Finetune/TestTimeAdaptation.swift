@@ -49,9 +49,8 @@ extension BenchmarkEvaluator {
     @discardableResult
     public func adaptToEpisode(_ plan: EpisodePlan, start: MaskerState, settings: FineTuneSettings, runSeed: UInt64,
                                pairCacheBytes: Int) throws -> MaskerFineTuning? {
-        let copy = try MaskerState(stateDict: start.stateDict)
-        try model.installFrequencyMaskers(amplitudePhase: copy.amplitudePhase, channelAttention: copy.channelAttention,
-                                          imageSize: imageSize)
+        // Every layer's maskers at their layer: the adaptation trains them wherever they sit.
+        try model.installFrequencyMaskers(try MaskerState(stateDict: start.stateDict), imageSize: imageSize)
         let images = try plan.supports.map { try adaptationImage($0) }
         guard images.contains(where: { !$0.hasEmptyMask }) else { return nil }
         var episodeSettings = settings

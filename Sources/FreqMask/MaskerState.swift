@@ -4,60 +4,150 @@ import TensorCore
 /// A masker state file: safetensors whose keys are the reference model's own
 /// (`apm.mask_amplitude`, `apm.mask_phase`, `acpa.phase_attn.0.weight`,
 /// `acpa.phase_attn.2.weight`), so a PyTorch user can `load_state_dict(..., strict=False)` it.
-/// Either part may be absent. The metadata says what is inside; callers add their own
-/// (training settings, loss curves) under other keys.
+///
+/// Those names are the maskers of HSNet's layer 4 (the paper's placement). A file may hold
+/// maskers for layers 3 and 2 too, each layer its own amplitude-phase masker and channel phase
+/// attention, under the same names behind `layer3.` or `layer2.` (`layer3.apm.mask_amplitude`,
+/// `layer2.acpa.phase_attn.0.weight`). Any part of any layer may be absent, but not all.
+/// The metadata says what is inside (`slots`: the plug-in slots the maskers fill); callers add
+/// their own (training settings, loss curves) under other keys.
 public struct MaskerState {
     public static let format = "cdfss-masker"
     public static let formatVersion = "1"
+    /// The key prefixes of the layer-4 parts (the published names); other layers put
+    /// `layerPrefix(layer)` before them.
     public static let amplitudePrefix = "apm."
     public static let attentionPrefix = "acpa."
+    /// The layers a masker can serve (HSNet's correlated layers).
+    public static let layerRange = 2...4
 
-    public var amplitudePhase: AmplitudePhaseMasker?
-    public var channelAttention: ChannelPhaseAttention?
+    /// The maskers of one layer: the amplitude-phase masker acts on the raw query and support
+    /// features, the channel phase attention after the support masking.
+    public struct LayerMaskers {
+        public var amplitudePhase: AmplitudePhaseMasker?
+        public var channelAttention: ChannelPhaseAttention?
+
+        public init(amplitudePhase: AmplitudePhaseMasker?, channelAttention: ChannelPhaseAttention?) {
+            self.amplitudePhase = amplitudePhase
+            self.channelAttention = channelAttention
+        }
+
+        public var isEmpty: Bool { amplitudePhase == nil && channelAttention == nil }
+
+        /// The plug-ins in the order the model applies them.
+        public var plugins: [FeaturePlugin] {
+            [amplitudePhase as FeaturePlugin?, channelAttention].compactMap { $0 }
+        }
+    }
+
+    /// The maskers by layer (2, 3, 4); layers without any are absent.
+    public private(set) var layers: [Int: LayerMaskers]
     /// Metadata beyond what describes the maskers (kept on read, written back on write).
     public var metadata: [String: String]
 
+    /// The key prefix of a layer's parts: empty for layer 4 (the published names), `layer3.`
+    /// and `layer2.` for the others.
+    public static func layerPrefix(_ layer: Int) -> String {
+        layer == 4 ? "" : "layer\(layer)."
+    }
+
+    /// Maskers for layer 4 (the paper's placement).
     public init(amplitudePhase: AmplitudePhaseMasker?, channelAttention: ChannelPhaseAttention?,
                 metadata: [String: String] = [:]) {
-        self.amplitudePhase = amplitudePhase
-        self.channelAttention = channelAttention
+        self.init(layers: [4: LayerMaskers(amplitudePhase: amplitudePhase, channelAttention: channelAttention)], metadata: metadata)
+    }
+
+    /// Maskers for several layers; `layers` keys must be 2, 3 or 4.
+    public init(layers: [Int: LayerMaskers], metadata: [String: String] = [:]) {
+        precondition(layers.keys.allSatisfy(Self.layerRange.contains), "masker layers \(layers.keys.sorted()): HSNet correlates layers 2, 3 and 4")
+        self.layers = layers.filter { !$0.value.isEmpty }
         self.metadata = metadata
     }
 
-    /// The plug-ins in the order the model applies them.
-    public var plugins: [FeaturePlugin] {
-        [amplitudePhase as FeaturePlugin?, channelAttention].compactMap { $0 }
+    /// The layer-4 amplitude-phase masker.
+    public var amplitudePhase: AmplitudePhaseMasker? {
+        get { layers[4]?.amplitudePhase }
+        set { self[layer: 4].amplitudePhase = newValue }
     }
 
-    /// The state-dict entries, with the reference model's names.
+    /// The layer-4 channel phase attention.
+    public var channelAttention: ChannelPhaseAttention? {
+        get { layers[4]?.channelAttention }
+        set { self[layer: 4].channelAttention = newValue }
+    }
+
+    /// The maskers of `layer` (both parts nil when it has none).
+    public subscript(layer layer: Int) -> LayerMaskers {
+        get { layers[layer] ?? LayerMaskers(amplitudePhase: nil, channelAttention: nil) }
+        set {
+            precondition(Self.layerRange.contains(layer), "masker layer \(layer): HSNet correlates layers 2, 3 and 4")
+            layers[layer] = newValue.isEmpty ? nil : newValue
+        }
+    }
+
+    /// The layers holding maskers, ascending.
+    public var layerNumbers: [Int] { layers.keys.sorted() }
+
+    /// The plug-ins in the order the model applies them (layer 2 first; per layer the
+    /// amplitude-phase masker, then the channel phase attention).
+    public var plugins: [FeaturePlugin] {
+        layerNumbers.flatMap { layers[$0]!.plugins }
+    }
+
+    /// The state-dict entries, with the reference model's names (behind `layer<L>.` off layer 4).
     public var stateDict: [String: Tensor] {
         var entries: [String: Tensor] = [:]
-        for (name, value) in amplitudePhase?.parameters ?? [] { entries[Self.amplitudePrefix + name] = value }
-        for (name, value) in channelAttention?.parameters ?? [] { entries[Self.attentionPrefix + name] = value }
+        for (layer, parts) in layers {
+            let prefix = Self.layerPrefix(layer)
+            for (name, value) in parts.amplitudePhase?.parameters ?? [] { entries[prefix + Self.amplitudePrefix + name] = value }
+            for (name, value) in parts.channelAttention?.parameters ?? [] { entries[prefix + Self.attentionPrefix + name] = value }
+        }
         return entries
     }
 
-    /// Metadata describing the maskers, merged over `metadata`.
+    /// The plug-in slots the maskers fill, in the model's order: per layer,
+    /// `layer<L>.query` and `layer<L>.support` for the amplitude-phase masker, then
+    /// `layer<L>.query.masked` and `layer<L>.support.masked` for the channel phase attention.
+    public var slotNames: [String] {
+        var raw: [String] = []
+        var masked: [String] = []
+        for layer in layerNumbers {
+            if layers[layer]!.amplitudePhase != nil { raw += ["layer\(layer).query", "layer\(layer).support"] }
+            if layers[layer]!.channelAttention != nil { masked += ["layer\(layer).query.masked", "layer\(layer).support.masked"] }
+        }
+        return raw + masked
+    }
+
+    /// Metadata describing the maskers, merged over `metadata`: `slots` (comma-separated slot
+    /// names), `layers`; `apm`, `apm_mask_shape`, `acpa`, `acpa_channels` for layer 4 and the
+    /// same behind `layer3.` / `layer2.` for the layers that have maskers.
     public var fullMetadata: [String: String] {
         var all = metadata
         all["format"] = Self.format
         all["format_version"] = Self.formatVersion
-        if let apm = amplitudePhase {
-            all["apm"] = apm.variant.rawValue
-            all["apm_mask_shape"] = apm.maskAmplitude.shapeDescription
-        } else {
-            all["apm"] = "none"
-            all.removeValue(forKey: "apm_mask_shape")
-        }
-        if let acpa = channelAttention {
-            all["acpa"] = "true"
-            all["acpa_channels"] = String(acpa.channels)
-        } else {
-            all["acpa"] = "false"
-            all.removeValue(forKey: "acpa_channels")
+        all["slots"] = slotNames.joined(separator: ",")
+        all["layers"] = layerNumbers.map(String.init).joined(separator: ",")
+        for layer in Self.layerRange {
+            let prefix = Self.layerPrefix(layer)
+            for key in Self.describingKeys { all.removeValue(forKey: prefix + key) }
+            guard layer == 4 || layers[layer] != nil else { continue }
+            if let apm = layers[layer]?.amplitudePhase {
+                all[prefix + "apm"] = apm.variant.rawValue
+                all[prefix + "apm_mask_shape"] = apm.maskAmplitude.shapeDescription
+            } else {
+                all[prefix + "apm"] = "none"
+            }
+            if let acpa = layers[layer]?.channelAttention {
+                all[prefix + "acpa"] = "true"
+                all[prefix + "acpa_channels"] = String(acpa.channels)
+            } else {
+                all[prefix + "acpa"] = "false"
+            }
         }
         return all
     }
+
+    static let describingKeys = ["apm", "apm_mask_shape", "acpa", "acpa_channels"]
 
     public func write(to url: URL) throws {
         try AtomicFile.write(try encoded(as: url), to: url)
@@ -66,7 +156,7 @@ public struct MaskerState {
     /// The file's bytes (for outputs that are published together with others); `url` names
     /// the file in the error for a masker with no part.
     public func encoded(as url: URL) throws -> Data {
-        guard amplitudePhase != nil || channelAttention != nil else {
+        guard !layers.isEmpty else {
             throw InputError("\(url.path): a masker file needs an amplitude-phase masker, channel phase attention, or both")
         }
         return SafetensorsFile(tensors: stateDict, metadata: fullMetadata).encoded()
@@ -82,16 +172,17 @@ public struct MaskerState {
         }
     }
 
-    /// Builds maskers from state-dict entries named as the reference model's (other keys are
-    /// an error: they would be silently lost).
+    /// Builds maskers from state-dict entries named as the reference model's, behind
+    /// `layer3.`/`layer2.` for those layers (other keys are an error: they would be silently lost).
     public init(stateDict: [String: Tensor], metadata: [String: String] = [:]) throws {
-        let known = ["apm.mask_amplitude", "apm.mask_phase", "acpa.phase_attn.0.weight", "acpa.phase_attn.2.weight"]
+        let names = ["apm.mask_amplitude", "apm.mask_phase", "acpa.phase_attn.0.weight", "acpa.phase_attn.2.weight"]
+        let known = Self.layerRange.reversed().flatMap { layer in names.map { Self.layerPrefix(layer) + $0 } }
         let unexpected = stateDict.keys.filter { !known.contains($0) }.sorted()
         guard unexpected.isEmpty else {
-            throw InputError("unexpected tensors \(unexpected.joined(separator: ", ")) (a masker file holds \(known.joined(separator: ", ")))")
+            throw InputError("unexpected tensors \(unexpected.joined(separator: ", ")) (a masker file holds \(names.joined(separator: ", ")) for layer 4, and the same behind layer3. or layer2. for those layers)")
         }
         guard !stateDict.isEmpty else {
-            throw InputError("holds no masker tensors (expected \(known.joined(separator: ", ")))")
+            throw InputError("holds no masker tensors (expected \(names.joined(separator: ", ")))")
         }
         // A NaN or an infinity in a mask or a weight turns every masked feature into NaN;
         // refused here, it is blamed on the masker and its tensor, not on the features.
@@ -100,27 +191,42 @@ public struct MaskerState {
                 throw InputError("tensor \(name) holds a non-finite value (\(value.scalars[bad])) at flat index \(bad)")
             }
         }
-        let amplitude = stateDict["apm.mask_amplitude"]
-        let phase = stateDict["apm.mask_phase"]
-        switch (amplitude, phase) {
-        case let (a?, p?): amplitudePhase = try AmplitudePhaseMasker(maskAmplitude: a, maskPhase: p)
-        case (nil, nil): amplitudePhase = nil
-        case (nil, _): throw InputError("has apm.mask_phase but no apm.mask_amplitude")
-        case (_, nil): throw InputError("has apm.mask_amplitude but no apm.mask_phase")
+        var layers: [Int: LayerMaskers] = [:]
+        for layer in Self.layerRange {
+            let prefix = Self.layerPrefix(layer)
+            func entry(_ name: String) -> Tensor? { stateDict[prefix + name] }
+            var parts = LayerMaskers(amplitudePhase: nil, channelAttention: nil)
+            switch (entry("apm.mask_amplitude"), entry("apm.mask_phase")) {
+            case let (a?, p?):
+                do {
+                    parts.amplitudePhase = try AmplitudePhaseMasker(maskAmplitude: a, maskPhase: p)
+                } catch let error as InputError {
+                    throw prefix.isEmpty ? error : InputError("\(prefix)apm: \(error.message)")
+                }
+            case (nil, nil): break
+            case (nil, _): throw InputError("has \(prefix)apm.mask_phase but no \(prefix)apm.mask_amplitude")
+            case (_, nil): throw InputError("has \(prefix)apm.mask_amplitude but no \(prefix)apm.mask_phase")
+            }
+            switch (entry("acpa.phase_attn.0.weight"), entry("acpa.phase_attn.2.weight")) {
+            case let (w1?, w2?):
+                do {
+                    parts.channelAttention = try ChannelPhaseAttention(firstWeight: w1, secondWeight: w2)
+                } catch let error as InputError {
+                    throw prefix.isEmpty ? error : InputError("\(prefix)acpa: \(error.message)")
+                }
+            case (nil, nil): break
+            case (nil, _): throw InputError("has \(prefix)acpa.phase_attn.2.weight but no \(prefix)acpa.phase_attn.0.weight")
+            case (_, nil): throw InputError("has \(prefix)acpa.phase_attn.0.weight but no \(prefix)acpa.phase_attn.2.weight")
+            }
+            if let apm = parts.amplitudePhase, let acpa = parts.channelAttention, apm.variant == .perChannel,
+               apm.maskChannels != acpa.channels {
+                throw InputError("\(prefix)apm masks have \(apm.maskChannels) channels but \(prefix)acpa has \(acpa.channels)")
+            }
+            if !parts.isEmpty { layers[layer] = parts }
         }
-        let first = stateDict["acpa.phase_attn.0.weight"]
-        let second = stateDict["acpa.phase_attn.2.weight"]
-        switch (first, second) {
-        case let (w1?, w2?): channelAttention = try ChannelPhaseAttention(firstWeight: w1, secondWeight: w2)
-        case (nil, nil): channelAttention = nil
-        case (nil, _): throw InputError("has acpa.phase_attn.2.weight but no acpa.phase_attn.0.weight")
-        case (_, nil): throw InputError("has acpa.phase_attn.0.weight but no acpa.phase_attn.2.weight")
-        }
-        if let apm = amplitudePhase, let acpa = channelAttention, apm.variant == .perChannel,
-           apm.maskChannels != acpa.channels {
-            throw InputError("apm masks have \(apm.maskChannels) channels but acpa has \(acpa.channels)")
-        }
-        let describing: Set = ["format", "format_version", "apm", "apm_mask_shape", "acpa", "acpa_channels"]
+        self.layers = layers
+        var describing: Set = ["format", "format_version", "slots", "layers"]
+        for layer in Self.layerRange { for key in Self.describingKeys { describing.insert(Self.layerPrefix(layer) + key) } }
         self.metadata = metadata.filter { !describing.contains($0.key) }
     }
 }

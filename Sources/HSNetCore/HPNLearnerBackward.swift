@@ -1,9 +1,10 @@
 import TensorCore
 
-// The learner's backward, beside the forward passes that keep what it needs. Two callers:
-// masker fine-tuning (the learner frozen: only the gradient for the layer-4 pyramid, which
-// leads to the plug-ins) and learner training (every weight gradient, no pyramid gradient:
-// the correlations come from the frozen backbone).
+// The learner's backward, beside the forward passes that keep what it needs. Two kinds of
+// callers: masker fine-tuning and anything else that trains what lies before the correlation
+// (the learner frozen: only the gradients for the pyramids whose features carry trainable
+// parameters, layer 4 in the paper, any of 4, 3 and 2 in general), and learner training
+// (every weight gradient, no pyramid gradient: the correlations come from the frozen backbone).
 
 extension HPNLearner.BuildingBlock {
     /// What the block's backward needs: per layer the convolution's input, its output
@@ -72,8 +73,8 @@ extension HPNLearner.BuildingBlock {
 extension HPNLearner {
     /// What the learner's backward needs from a training forward.
     public struct Tape {
-        /// The squeezing blocks' tapes for layers 4, 3 and 2 (only layer 4 when the layer-3
-        /// and layer-2 encodings were given squeezed, as in masker fine-tuning).
+        /// The squeezing blocks' tapes, by layer: all three, or only those of the pyramids
+        /// given unsqueezed (the others' encodings were given squeezed, computed once).
         let squeeze: [Int: BuildingBlock.Tape]
         let squeezedShapes: [Int: [Int]]
         let mix43: BuildingBlock.Tape
@@ -98,15 +99,28 @@ extension HPNLearner {
         return try mixAndDecodeForTraining(squeezed: squeezed, squeeze: squeeze, weightGradients: true)
     }
 
-    /// The learner's forward when only the layer-4 pyramid changes between calls (fine-tuning
-    /// the layer-4 maskers): `squeezed3` and `squeezed2` are the squeezed layer-3 and layer-2
-    /// pyramids, computed once (`squeezingBlock(forLayer:)`). The backward gives the gradient
-    /// for the layer-4 pyramid only.
+    /// The learner's forward when only some pyramids change between calls (fine-tuning
+    /// plug-ins that sit on those layers): `pyramids` by layer go through their squeezing
+    /// blocks keeping their tapes, `squeezed` gives the other layers' encodings, computed once
+    /// (`squeezingBlock(forLayer:)`). Together they cover layers 4, 3 and 2, each once. The
+    /// backward (`backwardToPyramids`) gives the gradients for `pyramids`; no weight gradients.
+    public func forwardForTraining(pyramids: [Int: Tensor], squeezed given: [Int: Tensor]) throws
+        -> (logits: Tensor, tape: Tape) {
+        precondition(Set(pyramids.keys).isDisjoint(with: given.keys) && Set(pyramids.keys).union(given.keys) == [2, 3, 4],
+                     "HPNLearner.forwardForTraining: layers \(pyramids.keys.sorted()) as pyramids and \(given.keys.sorted()) squeezed must cover 2, 3 and 4 once each")
+        var squeezed = given
+        var squeeze: [Int: BuildingBlock.Tape] = [:]
+        for (layer, pyramid) in pyramids {
+            (squeezed[layer], squeeze[layer]) = squeezingBlock(forLayer: layer).forwardForTraining(pyramid)
+        }
+        return try mixAndDecodeForTraining(squeezed: squeezed, squeeze: squeeze, weightGradients: false)
+    }
+
+    /// `forwardForTraining(pyramids:squeezed:)` with the layer-4 pyramid alone changing (the
+    /// paper's maskers sit on layer 4 only).
     public func forwardForTraining(layer4Pyramid: Tensor, squeezed3: Tensor, squeezed2: Tensor) throws
         -> (logits: Tensor, tape: Tape) {
-        let (sqz4, squeezeTape) = encoderLayer4.forwardForTraining(layer4Pyramid)
-        return try mixAndDecodeForTraining(squeezed: [4: sqz4, 3: squeezed3, 2: squeezed2], squeeze: [4: squeezeTape],
-                                           weightGradients: false)
+        try forwardForTraining(pyramids: [4: layer4Pyramid], squeezed: [3: squeezed3, 2: squeezed2])
     }
 
     private func mixAndDecodeForTraining(squeezed: [Int: Tensor], squeeze: [Int: BuildingBlock.Tape], weightGradients: Bool) throws
@@ -152,18 +166,36 @@ extension HPNLearner {
         return parameters
     }
 
-    /// The gradient for the layer-4 pyramid from the gradient of the decoder's logits, back
-    /// through the decoder, the mean over support dims, both mixing blocks with their
-    /// query-dims upsamplings, and the layer-4 squeezing block. The learner's weights are frozen.
-    public func backwardToLayer4Pyramid(_ gradLogits: Tensor, tape: Tape) -> Tensor {
-        let gradSqueezed = backwardThroughMixing(gradLogits, tape: tape, parameters: nil, onlyLayer4: true)
-        return encoderLayer4.backwardInput(gradSqueezed[4]!, tape: tape.squeeze[4]!)
+    /// The gradients for the pyramids [1, taps, Ha, Wa, Hb, Wb] by layer, from the gradient of
+    /// the decoder's logits: back through the decoder, the mean over support dims, the mixing
+    /// blocks with their query-dims upsamplings, and each layer's squeezing block (its input
+    /// gradient). `layers` (default: every layer whose squeezing tape the forward kept; a tape
+    /// from `forwardForTraining(pyramids: [Tensor])` has all three) says which are wanted; the
+    /// path stops as soon as the coarsest of them is reached. The learner's weights are frozen.
+    public func backwardToPyramids(_ gradLogits: Tensor, tape: Tape, layers: Set<Int>? = nil) -> [Int: Tensor] {
+        let wanted = layers ?? Set(tape.squeeze.keys)
+        for layer in wanted {
+            precondition(tape.squeeze[layer] != nil,
+                         "HPNLearner.backwardToPyramids: the forward squeezed the layer-\(layer) pyramid without a tape (it was given squeezed)")
+        }
+        let gradSqueezed = backwardThroughMixing(gradLogits, tape: tape, parameters: nil, wanted: wanted)
+        var result: [Int: Tensor] = [:]
+        for layer in wanted {
+            result[layer] = squeezingBlock(forLayer: layer).backwardInput(gradSqueezed[layer]!, tape: tape.squeeze[layer]!)
+        }
+        return result
     }
 
-    /// Back through the decoder and the mixing blocks to the squeezed pyramids (with
-    /// `onlyLayer4`, the gradients for the finer levels, which lead nowhere, are not formed).
+    /// The gradient for the layer-4 pyramid alone (`backwardToPyramids` for layer 4).
+    public func backwardToLayer4Pyramid(_ gradLogits: Tensor, tape: Tape) -> Tensor {
+        backwardToPyramids(gradLogits, tape: tape, layers: [4])[4]!
+    }
+
+    /// Back through the decoder and the mixing blocks to the squeezed pyramids of `wanted`
+    /// (default all three). A finer level's gradient is kept only when wanted, and the path
+    /// goes no further than the coarsest level wanted, unless weight gradients are asked for.
     private func backwardThroughMixing(_ gradLogits: Tensor, tape: Tape, parameters: UnsafeMutablePointer<[String: Tensor]>?,
-                                       onlyLayer4: Bool = false) -> [Int: Tensor] {
+                                       wanted: Set<Int> = [2, 3, 4]) -> [Int: Tensor] {
         let inputs = tape.decoderInputs
         func convBackward(_ index: Int, _ grad: Tensor) -> Tensor {
             if let parameters {
@@ -189,11 +221,13 @@ extension HPNLearner {
         grad = encoderLayer3to2.backward(grad, tape: tape.mix432, parameters: parameters, prefix: "encoder_layer3to2.")!
         // A sum's gradient reaches both terms: the fine level as it is, the coarse one through
         // the adjoint of its upsampling.
-        if !onlyLayer4 { squeezed[2] = grad }
+        if wanted.contains(2) { squeezed[2] = grad }
+        guard parameters != nil || !wanted.isDisjoint(with: [3, 4]) else { return squeezed }
         grad = BilinearResize(outputHeight: tape.mixed432Shape[2], outputWidth: tape.mixed432Shape[3])
             .backward(grad, inputShape: tape.mixed43Shape, heightAxis: 2)
         grad = encoderLayer4to3.backward(grad, tape: tape.mix43, parameters: parameters, prefix: "encoder_layer4to3.")!
-        if !onlyLayer4 { squeezed[3] = grad }
+        if wanted.contains(3) { squeezed[3] = grad }
+        guard parameters != nil || wanted.contains(4) else { return squeezed }
         squeezed[4] = BilinearResize(outputHeight: tape.mixed43Shape[2], outputWidth: tape.mixed43Shape[3])
             .backward(grad, inputShape: tape.squeezedShapes[4]!, heightAxis: 2)
         return squeezed

@@ -2,25 +2,31 @@ import Dispatch
 import FreqMask
 import TensorCore
 
-/// The hypercorrelation squeeze network (HSNet, with any `BackboneKind`) with named plug-in slots.
+/// The hypercorrelation squeeze network (HSNet, with any `BackboneKind`) with named plug-in slots,
+/// and PATNet, which is HSNet with a `prototypeTransformation`.
 ///
 /// One episode: the backbone taps (13 or 30) of the query and of each support image; plug-ins of the
 /// `.query`/`.support` slots; support taps multiplied by the support mask (bilinearly resized,
-/// align_corners=True, to each tap); plug-ins of the `.masked` slots; the three correlation
-/// pyramids; the learner; logits bilinearly resized to the image size.
+/// align_corners=True, to each tap), PATNet taking its prototypes there; plug-ins of the
+/// `.masked` slots; PATNet's transformation of the query and support taps; the three
+/// correlation pyramids; the learner; logits bilinearly resized to the image size.
 public final class HSNet {
     public var backbone: Backbone
     public var learner: HPNLearner
     /// Plug-ins acting on the backbone features (see `PluginSlot`); empty for plain HSNet.
     public var plugins = PluginSlots()
     /// The checkpoint entries of plug-in modules (names under `pluginPrefixes`, e.g.
-    /// `apm.mask_amplitude`, `acpa.phase_attn.0.weight`), full names as in the file. The model
+    /// `apm.mask_amplitude`, `acpa.phase_attn.0.weight`, `layer3.apm.mask_phase`), full names as in the file. The model
     /// does not interpret them; `MaskerState(stateDict:)` builds the frequency maskers from them
     /// (see `installFrequencyMaskers`).
     public private(set) var pluginTensors: [String: Tensor] = [:]
+    /// PATNet's transformation of the taps before the correlation (its `reference_layer*`
+    /// weights); nil for HSNet.
+    public var prototypeTransformation: PrototypeTransformation?
 
-    /// The module prefixes of the frequency maskers in published checkpoints.
-    public static let defaultPluginPrefixes = ["apm", "acpa"]
+    /// The module prefixes of the frequency maskers in published checkpoints (layer 4), and of
+    /// cdfss's maskers on layers 3 and 2 (`MaskerState`).
+    public static let defaultPluginPrefixes = ["apm", "acpa", "layer3.apm", "layer3.acpa", "layer2.apm", "layer2.acpa"]
 
     public init(backbone: Backbone, learner: HPNLearner) {
         precondition(backbone.kind == learner.backboneKind,
@@ -72,13 +78,18 @@ public final class HSNet {
         let kind = backbone?.kind ?? BackboneKind.recognised(in: stateDict.lazy.map(\.name), prefix: "backbone.")
         try Self.checkLearnerFits(stateDict, backbone: kind, source: source)
         let learner = HPNLearner.load(from: reader, prefix: "hpn_learner.", backbone: kind)
+        let transformation = try Self.readPrototypeTransformation(stateDict, reader: reader)
+        if transformation != nil, kind == .vgg16 {
+            throw InputError("\(source): holds PATNet, which cdfss does not run with a VGG-16 backbone; cdfss supports \(SupportedModels.description)")
+        }
         var pluginEntries: [String: Tensor] = [:]
         for prefix in pluginPrefixes {
             for (name, tensor) in reader.takeAll(prefix: prefix + ".") { pluginEntries[prefix + "." + name] = tensor }
         }
-        try reader.finish(what: "HSNet (\(kind.name))")
+        try reader.finish(what: "\(SupportedModels.isPATNet(stateDict.map(\.name)) ? "PATNet" : "HSNet") (\(kind.name))")
         self.init(backbone: backbone!, learner: learner!)
         pluginTensors = pluginEntries
+        prototypeTransformation = transformation
     }
 
     /// A learner trained on another backbone's taps is told in one line rather than as a list
@@ -239,6 +250,34 @@ public final class HSNet {
         return taps
     }
 
+    /// The correlation operands of one shot: `query` holds the query's taps after its plug-ins
+    /// (`queryFeatures`), `supportTaps` the support image's backbone taps. The support goes
+    /// through its plug-ins and the masking by `mask` [H, W]; PATNet then multiplies both by
+    /// its shot-dependent Pᵀ (prototypes taken where the support is masked, after the
+    /// `.support` plug-ins and before the `.masked` ones, as PATNet's `mask_feature`). For
+    /// HSNet the query is returned as it came.
+    public func shotFeatures(query: [Tensor], supportTaps: [Tensor], mask: Tensor,
+                             observe: ((String, Tensor) -> Void)? = nil) throws -> (query: [Tensor], support: [Tensor]) {
+        guard let transformation = prototypeTransformation else {
+            return (query, try supportFeatures(fromTaps: supportTaps, mask: mask, observe: observe))
+        }
+        var taps = supportTaps
+        if let observe { for (i, tap) in taps.enumerated() { observe("support_feat.\(i)", tap) } }
+        try applyPlugins(role: .support, stage: .beforeSupportMask, to: &taps)
+        let transforms = transformation.transforms(prototypes: PrototypeTransformation.prototypes(of: taps, mask: mask),
+                                                   tapLayers: backbone.tapLayers)
+        Self.maskSupportFeatures(&taps, mask: mask)
+        try applyPlugins(role: .support, stage: .afterSupportMask, to: &taps)
+        if let observe { for (i, tap) in taps.enumerated() { observe("support_feat_masked.\(i)", tap) } }
+        let support = zip(transforms, taps).map { $0.apply($1) }
+        let transformedQuery = zip(transforms, query).map { $0.apply($1) }
+        if let observe {
+            for (i, tap) in transformedQuery.enumerated() { observe("query_feat_transformed.\(i)", tap) }
+            for (i, tap) in support.enumerated() { observe("support_feat_transformed.\(i)", tap) }
+        }
+        return (transformedQuery, support)
+    }
+
     /// Logits [K, 2, H, W] of every shot: `query` [1, 3, H, W] and `supports` [K, 3, H, W]
     /// are normalised images, `supportMasks` [K, H, W] holds 0/1 masks. Each shot is one HSNet
     /// forward pass (the query's features are computed once); `ShotVote.mask` turns the
@@ -283,15 +322,18 @@ public final class HSNet {
         var pending: [Int: [Tensor]] = [:]
         let first = features(of: [query, try supportImage(0)])
         pending[0] = first[1]
-        let queryOperands = Self.correlationOperands(try queryFeatures(fromTaps: first[0], observe: observe))
+        let queryTaps = try queryFeatures(fromTaps: first[0], observe: observe)
+        // HSNet's query operands serve every shot; PATNet's query is transformed per shot.
+        let queryOperands = prototypeTransformation == nil ? Self.correlationOperands(queryTaps) : []
         for shot in 0..<shots {
             if pending[shot] == nil {
                 let next = Array(shot..<min(shot + 2, shots))
                 for (index, taps) in zip(next, features(of: try next.map(supportImage))) { pending[index] = taps }
             }
-            let supportTaps = try supportFeatures(fromTaps: pending.removeValue(forKey: shot)!, mask: try supportMask(shot),
-                                                  observe: observe)
-            let shotLogits = try decoderLogits(query: queryOperands, supportTaps: supportTaps, observe: observe)
+            let (shotQuery, supportTaps) = try shotFeatures(query: queryTaps, supportTaps: pending.removeValue(forKey: shot)!,
+                                                            mask: try supportMask(shot), observe: observe)
+            let shotLogits = try decoderLogits(query: queryOperands.isEmpty ? Self.correlationOperands(shotQuery) : queryOperands,
+                                               supportTaps: supportTaps, observe: observe)
             try body(shot, shotLogits)
         }
     }

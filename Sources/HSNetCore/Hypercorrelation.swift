@@ -188,8 +188,8 @@ public enum Hypercorrelation {
 extension Hypercorrelation {
     /// The gradients of the query and support taps ([1, C, Ha, Wa] and [1, C, Hb, Wb] each)
     /// from the gradient of one pyramid [1, taps, Ha, Wa, Hb, Wb], given the pyramid the forward
-    /// produced and the operands it used. (Fine-tuning the layer-4 maskers needs this for the
-    /// layer-4 pyramid.)
+    /// produced and the operands it used. Any layer's pyramid: fine-tuning needs it for every
+    /// layer that has plug-ins (layer 4 in the paper), PATNet's reference layers for all three.
     ///
     /// As torch's autograd: the clamp passes the gradient where its output is positive (not
     /// at exactly 0, so masked-out support positions get none); ĝ_q = ŝ Gᵀ and ĝ_s = q̂ G;

@@ -3,30 +3,35 @@ import FreqMask
 import TensorCore
 
 /// The training step of target-domain fine-tuning: the loss of one 1-shot episode and its
-/// gradient with respect to the parameters of the layer-4 plug-ins only (the backbone and the
+/// gradient with respect to the parameters of the installed plug-ins only (the backbone and the
 /// learner stay frozen, so they pass input gradients and compute no weight gradients).
 ///
-/// Only the layer-4 path depends on the plug-ins: the backbone taps, the support masking of the
-/// layer-2/3 taps, the layer-3 and layer-2 pyramids and their squeezed encodings are the same at
-/// every step. `MaskerEpisode` holds them, so a fine-tuning loop computes them once per episode
-/// and then calls `maskerLossAndGradients(_:)` at every step.
+/// Only the paths of the layers that hold plug-ins depend on them: the backbone taps, and for
+/// every other layer the support masking, the pyramid and its squeezed encoding, are the same
+/// at every step. `MaskerEpisode` holds them, so a fine-tuning loop computes them once per
+/// episode and then calls `maskerLossAndGradients(_:)` at every step. With the paper's maskers
+/// (layer 4) the layer-3 and layer-2 encodings are kept; with plug-ins on layer 3 too, only the
+/// layer-2 one.
 public struct MaskerEpisode {
-    /// The raw (backbone) layer-4 taps of the query and of the support image, [1, 2048, h, w] each.
-    public let queryLayer4: [Tensor]
-    public let supportLayer4: [Tensor]
-    /// The support mask [H, W] (0/1), to mask the layer-4 support taps between the stages.
+    /// The layers whose paths each step recomputes (those holding plug-ins when the episode was
+    /// prepared; layer 4 when none did), ascending.
+    public let trainedLayers: [Int]
+    /// The raw (backbone) taps of the trained layers, by layer, [1, C, h, w] each in tap order.
+    public let queryTaps: [Int: [Tensor]]
+    public let supportTaps: [Int: [Tensor]]
+    /// The support mask [H, W] (0/1), to mask the trained layers' support taps between the stages.
     public let supportMask: Tensor
     /// The query's ground truth [H, W] as class indices 0/1.
     public let queryMask: Tensor
-    /// The squeezed layer-3 and layer-2 pyramids (`HPNLearner.squeezingBlock(forLayer:)`).
-    public let squeezed3: Tensor
-    public let squeezed2: Tensor
+    /// The squeezed pyramids of the other layers (`HPNLearner.squeezingBlock(forLayer:)`), by layer.
+    public let squeezed: [Int: Tensor]
     public var height: Int { queryMask.shape[0] }
     public var width: Int { queryMask.shape[1] }
 
     /// The memory the episode's tensors hold, in bytes (for caches with a memory budget).
     public var byteCount: Int {
-        let tensors = queryLayer4 + supportLayer4 + [supportMask, queryMask, squeezed3, squeezed2]
+        let tensors = Array(queryTaps.values.joined()) + Array(supportTaps.values.joined()) + [supportMask, queryMask]
+            + Array(squeezed.values)
         return tensors.reduce(0) { $0 + $1.count * MemoryLayout<Float>.stride }
     }
 }
@@ -35,21 +40,21 @@ extension HSNet {
     /// The mean 2-class cross-entropy of the episode's logits against `queryMask`, as torch's
     /// `F.cross_entropy` on [1, 2, H, W] logits and a [1, H, W] target, and its gradient with
     /// respect to every parameter of the installed plug-ins, named `<prefix>.<parameter>` with
-    /// the state-dict prefix of the plug-in (`apm.mask_amplitude`, `acpa.phase_attn.0.weight`).
+    /// the prefix of the plug-in (`pluginsByParameterPrefix()`: `apm.mask_amplitude`,
+    /// `acpa.phase_attn.0.weight` on layer 4, `layer3.apm.mask_phase` on layer 3).
     ///
     /// `query` and `support` are normalised images [1, 3, H, W]; `supportMask` and `queryMask`
-    /// are 0/1 masks [H, W] (or [1, H, W]). Plug-ins must sit in layer-4 slots only.
+    /// are 0/1 masks [H, W] (or [1, H, W]). Plug-ins may sit in any slot.
     public func maskerLossAndGradients(query: Tensor, support: Tensor, supportMask: Tensor, queryMask: Tensor) throws
         -> (loss: Float, gradients: [String: Tensor]) {
         try maskerLossAndGradients(prepareMaskerEpisode(query: query, support: support,
                                                         supportMask: supportMask, queryMask: queryMask))
     }
 
-    /// Computes what does not depend on the plug-ins: the backbone taps of both images, the
-    /// layer-3 and layer-2 pyramids (support masked, no plug-ins) and their squeezed encodings.
+    /// Computes what does not depend on the plug-ins: the backbone taps of both images, and
+    /// for the layers without plug-ins the pyramids (support masked) and their squeezed encodings.
     public func prepareMaskerEpisode(query: Tensor, support: Tensor, supportMask: Tensor, queryMask: Tensor) throws
         -> MaskerEpisode {
-        try checkMaskerPlugins()
         guard query.rank == 4 else {
             throw InputError("query image tensor has shape \(query.shapeDescription), expected [1, 3, height, width]")
         }
@@ -69,7 +74,6 @@ extension HSNet {
     /// [H, W] (or [1, H, W]) at the images' size.
     public func prepareMaskerEpisode(queryTaps: [Tensor], supportTaps: [Tensor], supportMask: Tensor, queryMask: Tensor) throws
         -> MaskerEpisode {
-        try checkMaskerPlugins()
         let layers = backbone.tapLayers
         guard queryTaps.count == layers.count, supportTaps.count == layers.count else {
             throw InputError("expected \(layers.count) backbone taps per image, got \(queryTaps.count) (query) and \(supportTaps.count) (support)")
@@ -87,27 +91,36 @@ extension HSNet {
         where taps[layer4Index].rank != 4 || Array(taps[layer4Index].shape.suffix(2)) != [expected.height, expected.width] {
             throw InputError("the \(what) image's layer-4 taps are \(taps[layer4Index].shapeDescription), but \(height) x \(width) masks need \(expected.height) x \(expected.width) features")
         }
+        let trained = try trainedLayers()
         var maskedSupport = supportTaps
         Self.maskSupportFeatures(&maskedSupport, mask: supportPlane)
         var squeezed: [Int: Tensor] = [:]
-        for layer in [3, 2] {
+        for layer in [4, 3, 2] where !trained.contains(layer) {
             let indices = layers.indices.filter { layers[$0] == layer }
             let pyramid = Hypercorrelation.pyramid(
                 query: indices.map { Hypercorrelation.Operand(queryTaps[$0], droppingZeroPositions: false) },
                 support: indices.map { Hypercorrelation.Operand(maskedSupport[$0], droppingZeroPositions: true) })
             squeezed[layer] = learner.squeezingBlock(forLayer: layer).forward(pyramid)
         }
-        let layer4 = layers.indices.filter { layers[$0] == 4 }
-        return MaskerEpisode(queryLayer4: layer4.map { queryTaps[$0] }, supportLayer4: layer4.map { supportTaps[$0] },
-                             supportMask: supportPlane, queryMask: queryPlane,
-                             squeezed3: squeezed[3]!, squeezed2: squeezed[2]!)
+        var query: [Int: [Tensor]] = [:]
+        var support: [Int: [Tensor]] = [:]
+        for layer in trained {
+            let indices = layers.indices.filter { layers[$0] == layer }
+            query[layer] = indices.map { queryTaps[$0] }
+            support[layer] = indices.map { supportTaps[$0] }
+        }
+        return MaskerEpisode(trainedLayers: trained, queryTaps: query, supportTaps: support,
+                             supportMask: supportPlane, queryMask: queryPlane, squeezed: squeezed)
     }
 
     /// One training step's forward and backward on a prepared episode, with the plug-ins'
-    /// current parameters. Parameter gradients sum over the three layer-4 taps and over query
-    /// and support (one plug-in object serves them all).
+    /// current parameters. A plug-in's parameter gradients sum over the taps of its layer and
+    /// over query and support (one plug-in object serves them all).
     public func maskerLossAndGradients(_ episode: MaskerEpisode) throws -> (loss: Float, gradients: [String: Tensor]) {
-        try checkMaskerPlugins()
+        let prefixes = try pluginsByParameterPrefix()
+        if let layer = try trainedLayers().first(where: { !episode.trainedLayers.contains($0) }) {
+            throw InputError("the episode was prepared for plug-ins on layer\(episode.trainedLayers.count == 1 ? "" : "s") \(episode.trainedLayers.map(String.init).joined(separator: ", ")), the model now has plug-ins on layer \(layer): prepare it again")
+        }
         // Forward through the plug-ins, keeping their tapes, in the inference path's order:
         // `.query`/`.support` plug-ins, the support masking, the `.masked` plug-ins.
         typealias Taped = [(plugin: FeaturePlugin, tape: PluginTape)]
@@ -122,59 +135,111 @@ extension HSNet {
                 }
             }
         }
-        let taps = episode.queryLayer4.count
-        var queryTapes = [Taped](repeating: [], count: taps)
-        var supportBefore = [Taped](repeating: [], count: taps)
-        var supportAfter = [Taped](repeating: [], count: taps)
-        var query = episode.queryLayer4
-        var support = episode.supportLayer4
-        for t in 0..<taps {
-            try run(.layer4Query, &query[t], &queryTapes[t])
-            try run(.layer4QueryMasked, &query[t], &queryTapes[t])
-            try run(.layer4Support, &support[t], &supportBefore[t])
+        // Every tap of the trained layers, flattened (layer 2 first, as the backbone gives them).
+        let tapLayers = episode.trainedLayers.flatMap { layer in episode.queryTaps[layer]!.map { _ in layer } }
+        var query = episode.trainedLayers.flatMap { episode.queryTaps[$0]! }
+        var support = episode.trainedLayers.flatMap { episode.supportTaps[$0]! }
+        var queryTapes = [Taped](repeating: [], count: query.count)
+        var supportBefore = [Taped](repeating: [], count: query.count)
+        var supportAfter = [Taped](repeating: [], count: query.count)
+        for (t, layer) in tapLayers.enumerated() {
+            try run(PluginSlot(layer: layer, role: .query, stage: .beforeSupportMask), &query[t], &queryTapes[t])
+            try run(PluginSlot(layer: layer, role: .query, stage: .afterSupportMask), &query[t], &queryTapes[t])
+            try run(PluginSlot(layer: layer, role: .support, stage: .beforeSupportMask), &support[t], &supportBefore[t])
         }
         Self.maskSupportFeatures(&support, mask: episode.supportMask)
-        for t in 0..<taps { try run(.layer4SupportMasked, &support[t], &supportAfter[t]) }
+        for (t, layer) in tapLayers.enumerated() {
+            try run(PluginSlot(layer: layer, role: .support, stage: .afterSupportMask), &support[t], &supportAfter[t])
+        }
 
         let queryOperands = query.map { Hypercorrelation.Operand($0, droppingZeroPositions: false) }
         let supportOperands = support.map { Hypercorrelation.Operand($0, droppingZeroPositions: true) }
         query = []
         support = []
-        let pyramid = Hypercorrelation.pyramid(query: queryOperands, support: supportOperands)
-        let (decoderLogits, learnerTape) = try learner.forwardForTraining(
-            layer4Pyramid: pyramid, squeezed3: episode.squeezed3, squeezed2: episode.squeezed2)
+        var pyramids: [Int: Tensor] = [:]
+        for layer in episode.trainedLayers {
+            let taps = tapLayers.indices.filter { tapLayers[$0] == layer }
+            pyramids[layer] = Hypercorrelation.pyramid(query: taps.map { queryOperands[$0] }, support: taps.map { supportOperands[$0] })
+        }
+        let (decoderLogits, learnerTape) = try learner.forwardForTraining(pyramids: pyramids, squeezed: episode.squeezed)
         let resize = BilinearResize(outputHeight: episode.height, outputWidth: episode.width)
         let logits = resize.forward(decoderLogits)
         let (loss, gradLogits) = Self.crossEntropy(logits: logits, target: episode.queryMask)
 
-        // Backward.
-        var grad = resize.backward(gradLogits, inputShape: decoderLogits.shape)
-        grad = learner.backwardToLayer4Pyramid(grad, tape: learnerTape)
-        var (gradQuery, gradSupport) = Hypercorrelation.backward(grad, pyramid: pyramid, query: queryOperands,
-                                                                 support: supportOperands)
+        // Backward: to every trained layer's pyramid, through its correlation, to its taps.
+        let gradPyramids = learner.backwardToPyramids(resize.backward(gradLogits, inputShape: decoderLogits.shape),
+                                                      tape: learnerTape)
+        var gradQuery = [Tensor](repeating: Tensor(zeros: [0]), count: tapLayers.count)
+        var gradSupport = gradQuery
+        for layer in episode.trainedLayers {
+            let taps = tapLayers.indices.filter { tapLayers[$0] == layer }
+            let (q, s) = Hypercorrelation.backward(gradPyramids[layer]!, pyramid: pyramids[layer]!,
+                                                   query: taps.map { queryOperands[$0] }, support: taps.map { supportOperands[$0] })
+            for (k, t) in taps.enumerated() { (gradQuery[t], gradSupport[t]) = (q[k], s[k]) }
+            pyramids[layer] = nil
+        }
         var perPlugin: [ObjectIdentifier: [String: Tensor]] = [:]
         func reverse(_ g: inout Tensor, through tapes: Taped) {
             for (plugin, tape) in tapes.reversed() {
                 g = plugin.backward(g, tape: tape, parameterGradients: &perPlugin[ObjectIdentifier(plugin), default: [:]])
             }
         }
-        for t in 0..<taps {
+        for t in tapLayers.indices {
             reverse(&gradQuery[t], through: queryTapes[t])
             reverse(&gradSupport[t], through: supportAfter[t])
         }
         // The masking multiplies by a fixed plane: its adjoint is the same multiplication.
         Self.maskSupportFeatures(&gradSupport, mask: episode.supportMask)
-        for t in 0..<taps { reverse(&gradSupport[t], through: supportBefore[t]) }
+        for t in tapLayers.indices { reverse(&gradSupport[t], through: supportBefore[t]) }
 
         var gradients: [String: Tensor] = [:]
-        for plugin in plugins.distinctPlugins {
-            let prefix = Self.stateDictPrefix(of: plugin)
+        for (prefix, plugin) in prefixes {
             let reached = perPlugin[ObjectIdentifier(plugin)] ?? [:]
             for (name, value) in plugin.parameters {
                 gradients[prefix + "." + name] = reached[name] ?? Tensor(zeros: value.shape)
             }
         }
         return (loss, gradients)
+    }
+
+    /// The installed plug-ins keyed by the prefix of their parameters' names, each object once,
+    /// in the order the model first runs them: the state-dict prefix of the plug-in
+    /// (`stateDictPrefix(of:)`) on layer 4, as the published names have it, and
+    /// `layer<L>.` before it on layers 2 and 3 (`layer3.apm`, `layer2.acpa`). A plug-in object
+    /// in slots of two layers, or two plug-ins with one prefix, would make the names ambiguous
+    /// and are refused.
+    public func pluginsByParameterPrefix() throws -> [(prefix: String, plugin: FeaturePlugin)] {
+        var layerOf: [ObjectIdentifier: (layer: Int, slot: PluginSlot)] = [:]
+        for (slot, installed) in plugins.occupied {
+            for plugin in installed {
+                if let first = layerOf[ObjectIdentifier(plugin)], first.layer != slot.layer {
+                    throw InputError("plug-in \(plugin.kind) sits in slots \(first.slot.name) and \(slot.name): one plug-in object serves one layer (their features differ in shape); install one per layer")
+                }
+                layerOf[ObjectIdentifier(plugin)] = (slot.layer, layerOf[ObjectIdentifier(plugin)]?.slot ?? slot)
+            }
+        }
+        var seen = Set<String>()
+        var result: [(prefix: String, plugin: FeaturePlugin)] = []
+        for plugin in plugins.distinctPlugins {
+            let layer = layerOf[ObjectIdentifier(plugin)]!.layer
+            let prefix = MaskerState.layerPrefix(layer) + Self.stateDictPrefix(of: plugin)
+            guard seen.insert(prefix).inserted else {
+                throw InputError("two installed plug-ins share the parameter prefix \"\(prefix)\"; their parameters cannot be told apart")
+            }
+            result.append((prefix, plugin))
+        }
+        return result
+    }
+
+    /// The layers whose paths depend on the plug-ins (those holding any), ascending; layer 4
+    /// alone when there are none (the paper's fine-tuning path).
+    func trainedLayers() throws -> [Int] {
+        if prototypeTransformation != nil {
+            throw InputError("PATNet: masker gradients through its prototype transformation (prototypes, pseudo-inverse) are not implemented yet; fine-tune maskers on HSNet")
+        }
+        _ = try pluginsByParameterPrefix()
+        let layers = Set(plugins.occupied.map(\.slot.layer)).sorted()
+        return layers.isEmpty ? [4] : layers
     }
 
     /// The state-dict prefix under which a plug-in's parameters are saved: `apm` for the
@@ -219,14 +284,6 @@ extension HSNet {
             }
         }
         return (Float(total / Double(target.count)), gradient)
-    }
-
-    /// Plug-ins in layer-2/3 slots would change the layer-2/3 pyramids, which the learner's
-    /// backward does not reach (and which `MaskerEpisode` keeps fixed).
-    func checkMaskerPlugins() throws {
-        if let misplaced = plugins.occupied.first(where: { $0.slot.layer != 4 }) {
-            throw InputError("plug-in slot \(misplaced.slot.name): masker gradients cover plug-ins on layer 4 only (layer4.query, layer4.support and their .masked slots)")
-        }
     }
 
     /// A mask given as [H, W] or [1, H, W], as [H, W]; throws naming `what` when it does not fit.

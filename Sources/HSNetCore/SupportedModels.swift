@@ -1,21 +1,21 @@
 import TensorCore
 
-/// The models cdfss runs, and the recognisable checkpoints of those it does not: PATNet (the
-/// cross-domain baseline the maskers' paper builds on) adds `reference_layer1..3` to HSNet,
-/// and torchvision's VGG-16 with BatchNorm (`vgg16_bn`, whose `features.*` indices differ from
-/// VGG-16's) is no backbone HSNet publishes. Without this check such a file would fail with a
-/// list of hundreds of missing names.
+/// The models cdfss runs, and the recognisable checkpoints of those it does not: torchvision's
+/// VGG-16 with BatchNorm (`vgg16_bn`, whose `features.*` indices differ from VGG-16's) is no
+/// backbone HSNet publishes, and PATNet is published (and run here) with ResNets only. Without
+/// this check such a file would fail with a list of hundreds of missing names. PATNet (HSNet
+/// with `reference_layer1..3`) is run: `HSNet.prototypeTransformation`.
 public enum SupportedModels {
     /// How the refusal names the supported models.
-    public static let description = "HSNet with a \(BackboneKind.namesList) backbone"
+    public static let description = "HSNet with a \(BackboneKind.namesList) backbone, or PATNet with a ResNet-50 or ResNet-101 backbone"
 
     /// The unsupported model whose parameters `names` hold, if one is recognised.
     public static func unsupportedModel(in names: [String]) -> String? {
-        if names.contains(where: { $0.hasPrefix("reference_layer") || $0.hasPrefix("module.reference_layer") }) {
-            return "PATNet"
-        }
         if names.contains(where: { ($0.hasPrefix("backbone.features.") || $0.hasPrefix("features.")) && $0.hasSuffix(".running_mean") }) {
             return "a VGG backbone with BatchNorm (vgg16_bn)"
+        }
+        if isPATNet(names), names.contains(where: { $0.hasPrefix("backbone.features.") }) {
+            return "PATNet with a VGG-16 backbone"
         }
         return nil
     }
@@ -37,7 +37,9 @@ extension SupportedModels {
         }
         let hasLearner = names.contains { $0.hasPrefix("hpn_learner.") }
         if hasLearner, names.contains(where: { $0.hasPrefix("backbone.") }) {
-            return "yes: HSNet with a \(BackboneKind.recognised(in: names, prefix: "backbone.").name) backbone"
+            let kind = BackboneKind.recognised(in: names, prefix: "backbone.").name
+            if isPATNet(names) { return "yes: PATNet (\(kind))" }
+            return "yes: HSNet with a \(kind) backbone"
         }
         if hasLearner {
             return "as --checkpoint with --backbone-weights (the learner alone)"
@@ -46,5 +48,13 @@ extension SupportedModels {
             return "as --backbone-weights (a \(BackboneKind.recognised(in: names, prefix: "").name))"
         }
         return "no: cdfss supports \(description)"
+    }
+}
+
+extension SupportedModels {
+    /// PATNet's checkpoints add `reference_layer1..3` to HSNet's (DataParallel's `module.`
+    /// already removed by the reader).
+    public static func isPATNet(_ names: [String]) -> Bool {
+        names.contains { $0.hasPrefix("reference_layer") }
     }
 }

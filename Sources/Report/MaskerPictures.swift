@@ -65,15 +65,17 @@ public enum MaskerPictures {
         return stacked(panels, gap: 12)
     }
 
-    /// The attention's channel weights for a picture's layer-4 taps, as a histogram per tap.
-    public static func attentionHistogram(model: HSNet, attention: ChannelPhaseAttention, image: Tensor, pictureName: String) throws -> RGBImage {
+    /// The attention's channel weights for a picture's taps of `layer` (4, where the paper
+    /// places it, by default), as a histogram per tap.
+    public static func attentionHistogram(model: HSNet, attention: ChannelPhaseAttention, image: Tensor, pictureName: String,
+                                          layer: Int = 4) throws -> RGBImage {
         let taps = model.features(of: image)
         var plugged = taps
-        // The attention sees the layer-4 taps after the masker, as in the model.
+        // The attention sees the taps after the masker, as in the model.
         try model.applyPlugins(role: .query, stage: .beforeSupportMask, to: &plugged)
         let layers = model.backbone.tapLayers
         let names = BackboneTaps(of: model).names
-        let layer4 = layers.indices.filter { layers[$0] == 4 }
+        let layer4 = layers.indices.filter { layers[$0] == layer }
         let bins = 40
         var series: [LineChart.Series] = []
         for (k, tap) in layer4.enumerated() {

@@ -19,8 +19,8 @@ struct BenchCommand: ParsableCommand {
             episode: one 1-shot HSNet episode at 400 x 400 with APM-M and ACPA in layer 4 \
             (backbone on both images, correlations, learner, decoder) on a model with \
             deterministic pseudo-random weights; reports the median and the process's peak \
-            resident memory after it; then the same episode with HSNet's VGG-16 backbone \
-            (layer-4 maskers on its 512 x 12 x 12 pool5 tap).
+            resident memory after it; then the same episode on PATNet (det-fill, no maskers) and \
+            with HSNet's VGG-16 backbone (layer-4 maskers on its 512 x 12 x 12 pool5 tap).
             maskers: APM-M + ACPA forward and backward on x [6, 2048, 13, 13], the six layer-4 \
             maps one fine-tuning step sees (query and support, three taps each), and each \
             layer alone.
@@ -276,12 +276,18 @@ struct BenchCommand: ParsableCommand {
         }
         var episode = result("episode.1shot.apm-m+acpa", shape: query.shapeDescription, seconds, published: "episode.1shot.apm-m+acpa")
         episode.peakResidentMegabytes = peakResidentMegabytes()
+        // PATNet: the same episode, no maskers, with the prototype transformation of every tap.
+        let patnet = try HSNet.withDeterministicPATNetWeights()
+        let patnetSeconds = try Timing.measure(runs: episodeRuns, warmup: 1) {
+            _ = try patnet.predict(query: query, supports: support, supportMasks: mask.reshaped([1] + mask.shape))
+        }
         // HSNet-VGG-16: the published code has no timing row for it (the comparison script runs ResNet-50).
         let vgg = try benchmarkEpisode(backbone: .vgg16)
         let vggSeconds = try Timing.measure(runs: episodeRuns, warmup: 1) {
             _ = try vgg.model.predict(query: vgg.query, supports: vgg.support, supportMasks: vgg.mask.reshaped([1] + vgg.mask.shape))
         }
-        return [episode, result("episode.1shot.apm-m+acpa.vgg16", shape: vgg.query.shapeDescription, vggSeconds)]
+        return [episode, result("episode.1shot.patnet", shape: query.shapeDescription, patnetSeconds),
+                result("episode.1shot.apm-m+acpa.vgg16", shape: vgg.query.shapeDescription, vggSeconds)]
     }
 
     func fineTuningBenchmark() throws -> [BenchResult] {

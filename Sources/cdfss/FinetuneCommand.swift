@@ -15,12 +15,14 @@ struct FinetuneCommand: ParsableCommand {
         discussion: """
             From K labelled images every ordered (support, query) pair is an episode, a pair of \
             an image with itself included, so one image is enough. Each step trains on --batch \
-            pairs dealt from seeded shuffles of all pairs. Backbone features and the layer-3/2 \
-            correlations are computed once per image and pair (kept within --cache-mb); a step \
-            runs the layer-4 path only.
+            pairs dealt from seeded shuffles of all pairs. Backbone features, and the correlations \
+            of the layers without maskers, are computed once per image and pair (kept within \
+            --cache-mb); a step runs the paths of the maskers' layers only (layer 4 by default).
 
             The starting masker is --masker-init, else the checkpoint's apm.*/acpa.*, else a \
-            fresh one (--apm, --acpa). The output is a masker file with the reference's tensor \
+            fresh one (--apm, --acpa) on each tap group of --slots (default layer4, as the \
+            paper; e.g. --slots layer3,layer4: one APM and one ACPA per layer). Maskers are \
+            trained wherever they sit. The output is a masker file with the reference's tensor \
             names and the run in its metadata. Beside it goes the run's snapshot \
             (NAME.resume.safetensors: the masker and the optimizer state in one file, replaced \
             whole at each save), from which --resume continues exactly where the last save \
@@ -50,6 +52,9 @@ struct FinetuneCommand: ParsableCommand {
 
     @Flag(inversion: .prefixedNo, help: "Fresh masker with (or without) adaptive channel phase attention. (default: with)")
     var acpa: Bool?
+
+    @Option(help: ArgumentHelp(MaskerSlots.help + " A masker from --masker-init, the checkpoint or --resume is trained on the layers it holds; --slots, if given, must name them."))
+    var slots: String?
 
     @Option(parsing: .unconditional, help: "Optimizer steps in total (a resumed run counts the steps already taken; the same default as test --adapt).")
     var steps = FineTuneSettings.defaultSteps
@@ -111,6 +116,7 @@ struct FinetuneCommand: ParsableCommand {
         _ = try CacheBudget.bytes(mebibytes: cacheMb)
         try HSNet.checkImageSize(imageSize)
         _ = try settings.learningRateSchedule()
+        if let slots { _ = try HSNet.maskerLayers(slots) }
         _ = try BuiltinModel.named(checkpoint)
         try OutputFormat.safetensors.check(output, option: "--output")
         if let html { try OutputFormat.html.check(html, option: "--html") }
@@ -284,9 +290,9 @@ struct FinetuneCommand: ParsableCommand {
     /// Installs the starting maskers and says where they came from.
     func installStartingMasker(on model: HSNet, saved: FineTunedMaskerFile.SavedRun?) throws -> String {
         func install(_ state: MaskerState, from source: String) throws {
+            try MaskerSlots.check(slots, against: state, source: source)
             do {
-                try model.installFrequencyMaskers(amplitudePhase: state.amplitudePhase, channelAttention: state.channelAttention,
-                                                  imageSize: imageSize)
+                try model.installFrequencyMaskers(state, imageSize: imageSize)
             } catch let error as InputError {
                 throw InputError("\(source): \(error.message)")
             }
@@ -307,21 +313,19 @@ struct FinetuneCommand: ParsableCommand {
         } catch let error as InputError {
             throw InputError("\(checkpoint): \(error.message)")
         }
-        if fromCheckpoint != nil {
+        if let fromCheckpoint {
+            try MaskerSlots.check(slots, against: fromCheckpoint, source: checkpoint)
             guard !freshOptionsGiven else { throw InputError("--apm/--acpa describe a fresh masker, but \(checkpoint) has its own (apm.*/acpa.*), which fine-tuning starts from") }
             return "checkpoint"
         }
         let variant = apm ?? .m
         let withAttention = acpa ?? true
         guard variant != .none || withAttention else { throw InputError("nothing to fine-tune: --apm none with --no-acpa") }
-        let size = model.featureSize(layer: 4, imageHeight: imageSize, imageWidth: imageSize)
-        let channels = model.backbone.kind.channels(layer: 4)
-        var generator = SeededGenerator(seed: seed)
-        let amplitudePhase = variant == .none ? nil : AmplitudePhaseMasker(
-            variant: variant == .m ? .perChannel : .shared, channels: channels, height: size.height, width: size.width)
-        let attention = withAttention ? ChannelPhaseAttention(channels: channels, generator: &generator) : nil
-        try model.installFrequencyMaskers(amplitudePhase: amplitudePhase, channelAttention: attention, imageSize: imageSize)
-        return "fresh apm-\(variant.rawValue)\(withAttention ? "+acpa" : "") (seed \(seed))"
+        let layers = try MaskerSlots.layers(slots)
+        let fresh = try model.freshFrequencyMaskers(layers: layers, amplitudePhase: variant == .none ? nil : variant == .m ? .perChannel : .shared,
+                                                    channelAttention: withAttention, imageSize: imageSize, seed: seed)
+        try model.installFrequencyMaskers(fresh, imageSize: imageSize)
+        return "fresh apm-\(variant.rawValue)\(withAttention ? "+acpa" : "")" + (layers == [4] ? "" : " at " + MaskerSlots.names(layers)) + " (seed \(seed))"
     }
 }
 

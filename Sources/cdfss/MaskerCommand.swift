@@ -16,7 +16,9 @@ struct MaskerCommand: ParsableCommand {
         discussion: """
             A masker file is safetensors with the reference model's keys (apm.mask_amplitude, \
             apm.mask_phase, acpa.phase_attn.0.weight, acpa.phase_attn.2.weight), loadable in \
-            PyTorch with load_state_dict(..., strict=False).
+            PyTorch with load_state_dict(..., strict=False). Those are the layer-4 maskers; a \
+            file may hold maskers for layers 3 and 2 too, under the same names behind layer3. \
+            or layer2. (layer3.apm.mask_amplitude, ...), and its metadata names the slots.
             """,
         subcommands: [MaskerInit.self, MaskerApply.self, MaskerShow.self])
 }
@@ -30,11 +32,14 @@ struct MaskerInit: ParsableCommand {
         commandName: "init",
         abstract: "Write a fresh masker: masks at 1, ACPA weights drawn as torch's nn.Linear default.",
         discussion: """
-            The defaults (APM-M with ACPA) are the masker `finetune` and `test --adapt` create             when they start fresh, the paper's configuration. Limits: C <= \(MaskerLimits.maximumChannels), \
-            H and W <= \(MaskerLimits.maximumSide), at most \(MaskerLimits.maximumMaskValues) values per mask. \
-            --backbone resnet50|resnet101|vgg16 with --image-size gives C, H and W of that \
-            backbone's layer-4 taps, where the maskers sit (2048 x 13 x 13 for a ResNet at 400, \
-            512 x 12 x 12 for VGG-16's pool5).
+            The defaults (APM-M with ACPA) are the masker `finetune` and `test --adapt` create \
+            when they start fresh, the paper's configuration. The shapes come from --for \
+            CHECKPOINT (the channels and feature size of the taps of each --slot layer at \
+            --image-size: 512 x 50 x 50, 1024 x 25 x 25, 2048 x 13 x 13 on layers 2, 3, 4 of a \
+            ResNet at 400) or from --channels, --height and --width (one layer). With several \
+            layers the ACPA weights are drawn layer 4 first, as finetune draws them. Limits: C \
+            <= \(MaskerLimits.maximumChannels), H and W <= \(MaskerLimits.maximumSide), at most \
+            \(MaskerLimits.maximumMaskValues) values per mask.
             """)
 
     @Option(help: "Amplitude-phase masker: m (one mask per channel), s (one shared mask), none.")
@@ -43,41 +48,23 @@ struct MaskerInit: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Include adaptive channel phase attention.")
     var acpa = true
 
-    @Option(parsing: .unconditional, help: "Feature channels C.")
-    var channels: Int?
+    @Option(name: .customLong("for"), help: ArgumentHelp("The model the masker is for; its taps give the shapes. " + ModelSource.help))
+    var model: String?
 
-    @Option(parsing: .unconditional, help: "Feature height H.")
-    var height: Int?
+    @Option(name: [.customLong("slot"), .customLong("slots")], help: "Tap group(s) the masker serves: layer2, layer3 or layer4, comma-separated for several in one file (keys layer3.apm.*, ...). (default: layer4)")
+    var slot: String?
 
-    @Option(parsing: .unconditional, help: "Feature width W.")
-    var width: Int?
-
-    @Option(help: "Shape the masker for this backbone's layer-4 taps instead: resnet50, resnet101 or vgg16.")
-    var backbone: BackboneKind?
-
-    @Option(parsing: .unconditional, help: "With --backbone: the side of the square network input.")
+    @Option(parsing: .unconditional, help: "With --for: side of the square network input (16 to \(HSNet.maximumImageSize)). (default: 400)")
     var imageSize: Int?
 
-    /// C, H and W: given, or those of `--backbone`'s layer-4 taps at `--image-size`.
-    func featureShape() throws -> (channels: Int, height: Int, width: Int) {
-        if let backbone {
-            guard channels == nil, height == nil, width == nil else {
-                throw ValidationError("--backbone gives the feature shape; leave out --channels, --height and --width")
-            }
-            let side = imageSize ?? 400
-            try HSNet.checkImageSize(side)
-            guard side >= backbone.minimumImageSize else {
-                throw ValidationError("--image-size \(side): a \(backbone.name) needs at least \(backbone.minimumImageSize)")
-            }
-            let size = backbone.featureSize(layer: 4, imageHeight: side, imageWidth: side)
-            return (backbone.channels(layer: 4), size.height, size.width)
-        }
-        guard imageSize == nil else { throw ValidationError("--image-size goes with --backbone") }
-        guard let channels, let height, let width else {
-            throw ValidationError("give --channels, --height and --width, or --backbone")
-        }
-        return (channels, height, width)
-    }
+    @Option(parsing: .unconditional, help: "Feature channels C (without --for).")
+    var channels: Int?
+
+    @Option(parsing: .unconditional, help: "Feature height H (without --for).")
+    var height: Int?
+
+    @Option(parsing: .unconditional, help: "Feature width W (without --for).")
+    var width: Int?
 
     @Option(parsing: .unconditional, help: "Seed of the generator that draws the ACPA weights.")
     var seed: UInt64 = 0
@@ -89,27 +76,58 @@ struct MaskerInit: ParsableCommand {
         guard apm != .none || acpa else {
             throw ValidationError("nothing to write: --apm none with --no-acpa")
         }
-        let (channels, height, width) = try featureShape()
-        try MaskerLimits.check(channels: channels, height: height, width: width, perChannel: apm == .m,
-                               amplitudePhase: apm != .none)
+        let layers = try MaskerSlots.layers(slot)
+        if let model {
+            guard channels == nil, height == nil, width == nil else {
+                throw ValidationError("--for \(model) gives the shapes; drop --channels, --height and --width")
+            }
+            _ = try BuiltinModel.named(model)
+            try HSNet.checkImageSize(imageSize ?? 400)
+        } else {
+            guard let channels, let height, let width else {
+                throw ValidationError("give --for CHECKPOINT (shapes from the model) or all of --channels, --height and --width")
+            }
+            guard imageSize == nil else { throw ValidationError("--image-size applies with --for only") }
+            guard layers.count == 1 else {
+                throw ValidationError("--channels, --height and --width describe one layer, --slot names \(layers.count): give --for CHECKPOINT for several")
+            }
+            try MaskerLimits.check(channels: channels, height: height, width: width, perChannel: apm == .m,
+                                   amplitudePhase: apm != .none)
+        }
         try OutputFormat.safetensors.check(output, option: "--output")
     }
 
     func run() throws {
         var check = OutputCheck()
         check.output("--output", output)
+        if let model { check.model(checkpoint: model, backboneWeights: nil) }
         try check.prepare()
-        let (channels, height, width) = try featureShape()
-        let amplitudePhase = apm == .none ? nil : AmplitudePhaseMasker(
-            variant: apm == .m ? .perChannel : .shared, channels: channels, height: height, width: width)
-        var generator = SeededGenerator(seed: seed)
-        let attention = acpa ? ChannelPhaseAttention(channels: channels, generator: &generator) : nil
-        let state = MaskerState(amplitudePhase: amplitudePhase, channelAttention: attention, metadata: [
-            "created_by": "cdfss \(CDFSS.version) masker init",
-            "seed": String(seed),
-            "generator": SeededGenerator.algorithm,
-            "feature_shape": "[N, \(channels), \(height), \(width)]",
-        ])
+        let layers = try MaskerSlots.layers(slot)
+        let variant: AmplitudePhaseMasker.Variant? = apm == .none ? nil : apm == .m ? .perChannel : .shared
+        var state: MaskerState
+        var metadata = ["created_by": "cdfss \(CDFSS.version) masker init", "seed": String(seed),
+                        "generator": SeededGenerator.algorithm]
+        if let model {
+            let network = try ModelSource.load(checkpoint: model, backboneWeights: nil)
+            let size = imageSize ?? 400
+            try network.checkImageSize(size)
+            state = try network.freshFrequencyMaskers(layers: layers, amplitudePhase: variant, channelAttention: acpa,
+                                                      imageSize: size, seed: seed)
+            metadata["for"] = model
+            metadata["image_size"] = String(size)
+            for layer in layers {
+                let plane = network.featureSize(layer: layer, imageHeight: size, imageWidth: size)
+                metadata[MaskerState.layerPrefix(layer) + "feature_shape"] = "[N, \(network.tapChannels(layer: layer)), \(plane.height), \(plane.width)]"
+            }
+        } else {
+            let (channels, height, width) = (channels!, height!, width!)
+            var generator = SeededGenerator(seed: seed)
+            state = MaskerState(layers: [layers[0]: MaskerState.LayerMaskers(
+                amplitudePhase: variant.map { AmplitudePhaseMasker(variant: $0, channels: channels, height: height, width: width) },
+                channelAttention: acpa ? ChannelPhaseAttention(channels: channels, generator: &generator) : nil)])
+            metadata[MaskerState.layerPrefix(layers[0]) + "feature_shape"] = "[N, \(channels), \(height), \(width)]"
+        }
+        state.metadata = metadata
         try state.write(to: URL(fileURLWithPath: output))
         print("wrote \(output): \(describe(state))")
     }
@@ -130,6 +148,9 @@ struct MaskerApply: ParsableCommand {
 
     @Option(help: "Masker file (.safetensors).")
     var masker: String
+
+    @Option(help: "The layer whose maskers to apply, for a file with several: layer2, layer3 or layer4. (default: the file's only layer)")
+    var slot: String?
 
     @Option(help: "Features to mask: float32 .npy of shape [N, C, H, W].")
     var input: String
@@ -167,7 +188,9 @@ struct MaskerApply: ParsableCommand {
         check.input("--input", input)
         check.input("--grad-output", gradOutput)
         try check.prepare()
-        let state = try MaskerState.read(URL(fileURLWithPath: masker))
+        let file = try MaskerState.read(URL(fileURLWithPath: masker))
+        let layer = try chosenLayer(of: file, slot: slot, file: masker)
+        let state = MaskerState(layers: [layer: file[layer: layer]])
         var features = try NumPyArray.read(URL(fileURLWithPath: input))
         let upstream = try gradOutput.map { try NumPyArray.read(URL(fileURLWithPath: $0)) }
         var tapes: [(plugin: FeaturePlugin, tape: PluginTape)] = []
@@ -199,7 +222,8 @@ struct MaskerApply: ParsableCommand {
             for (plugin, tape) in tapes.reversed() {
                 var own: [String: Tensor] = [:]
                 grad = plugin.backward(grad, tape: tape, parameterGradients: &own)
-                let prefix = plugin is AmplitudePhaseMasker ? MaskerState.amplitudePrefix : MaskerState.attentionPrefix
+                let prefix = MaskerState.layerPrefix(layer)
+                    + (plugin is AmplitudePhaseMasker ? MaskerState.amplitudePrefix : MaskerState.attentionPrefix)
                 for (name, value) in own { parameters[prefix + name] = value }
             }
             if let gradInput { try outputs.stage(NumPyArray.encode(grad), to: URL(fileURLWithPath: gradInput)) }
@@ -257,6 +281,9 @@ struct MaskerShow: ParsableCommand {
     @Option(parsing: .unconditional, help: "Side of the square network input, for --attention-png (16 to \(HSNet.maximumImageSize)).")
     var imageSize = 400
 
+    @Option(help: "The layer to describe and draw, for a file with several: layer2, layer3 or layer4. (default: layer 4 if the file has it, else its finest)")
+    var slot: String?
+
     func validate() throws {
         guard (attentionPng == nil) == (image == nil), (attentionPng == nil) == (checkpoint == nil) else {
             throw ValidationError("--attention-png, --image and --checkpoint go together")
@@ -284,7 +311,10 @@ struct MaskerShow: ParsableCommand {
         check.input("--image", image)
         if let checkpoint { check.model(checkpoint: checkpoint, backboneWeights: nil) }
         try check.prepare()
-        let state = try MaskerState.read(URL(fileURLWithPath: file))
+        let whole = try MaskerState.read(URL(fileURLWithPath: file))
+        let layer = try chosenLayer(of: whole, slot: slot, file: file, preferring: 4)
+        // The statistics and pictures describe one layer's maskers (with the file's metadata).
+        let state = MaskerState(layers: [4: whole[layer: layer]], metadata: whole.metadata)
         let outputs = StagedOutputs()
         if let png {
             guard let masker = state.amplitudePhase else {
@@ -305,13 +335,14 @@ struct MaskerShow: ParsableCommand {
             let model = try ModelSource.load(checkpoint: checkpoint, backboneWeights: nil)
             try model.checkImageSize(imageSize)
             do {
-                try model.installFrequencyMaskers(amplitudePhase: state.amplitudePhase, channelAttention: attention, imageSize: imageSize)
+                try model.installFrequencyMaskers(amplitudePhase: state.amplitudePhase, channelAttention: attention, layer: layer,
+                                                  imageSize: imageSize)
             } catch let error as InputError {
                 throw InputError("\(file): \(error.message)")
             }
             let input = imageTensor(try RGBImage(contentsOf: URL(fileURLWithPath: image)), size: imageSize)
             let picture = try MaskerPictures.attentionHistogram(model: model, attention: attention, image: input,
-                                                                pictureName: URL(fileURLWithPath: image).lastPathComponent)
+                                                                pictureName: URL(fileURLWithPath: image).lastPathComponent, layer: layer)
             try outputs.stage(PNGWriter.encode(picture), to: URL(fileURLWithPath: attentionPng))
         }
         try outputs.commit()
@@ -319,7 +350,7 @@ struct MaskerShow: ParsableCommand {
         if json {
             print(try summary.json())
         } else {
-            print("\(file): \(describe(state))")
+            print("\(file): \(describe(whole))" + (whole.layerNumbers.count > 1 ? "; layer \(layer) below" : ""))
             print(summary.text, terminator: "")
             if let png { print("factors (amplitude | phase): \(png)") }
             if let attentionPng { print("channel attention weights: \(attentionPng)") }
@@ -327,10 +358,33 @@ struct MaskerShow: ParsableCommand {
     }
 }
 
-/// "apm-m [1, 2048, 13, 13] + acpa(2048)".
+/// "apm-m [1, 2048, 13, 13] + acpa(2048)" for layer-4 maskers; other layers' parts are named
+/// with their layer ("layer3 apm-m [1, 1024, 25, 25] + layer3 acpa(1024) + ...").
 func describe(_ state: MaskerState) -> String {
     var parts: [String] = []
-    if let apm = state.amplitudePhase { parts.append("\(apm.kind) \(apm.maskAmplitude.shapeDescription)") }
-    if let acpa = state.channelAttention { parts.append("acpa(\(acpa.channels))") }
+    for layer in state.layerNumbers {
+        let label = layer == 4 && state.layerNumbers == [4] ? "" : "layer\(layer) "
+        if let apm = state[layer: layer].amplitudePhase { parts.append("\(label)\(apm.kind) \(apm.maskAmplitude.shapeDescription)") }
+        if let acpa = state[layer: layer].channelAttention { parts.append("\(label)acpa(\(acpa.channels))") }
+    }
     return parts.joined(separator: " + ")
+}
+
+/// The layer of `state` that `slot` (`layer3`) names; without it the file's only layer, or
+/// `preferring` when the file has it, else its finest.
+func chosenLayer(of state: MaskerState, slot: String?, file: String, preferring: Int? = nil) throws -> Int {
+    if let slot {
+        let layers = try HSNet.maskerLayers(slot, option: "--slot")
+        guard layers.count == 1 else { throw InputError("--slot \(slot): name one layer") }
+        guard state.layerNumbers.contains(layers[0]) else {
+            throw InputError("--slot \(slot): \(file) has maskers on \(MaskerSlots.names(state.layerNumbers)) only")
+        }
+        return layers[0]
+    }
+    if state.layerNumbers.count == 1 { return state.layerNumbers[0] }
+    if let preferring, state.layerNumbers.contains(preferring) { return preferring }
+    guard preferring != nil else {
+        throw InputError("\(file) has maskers on \(MaskerSlots.names(state.layerNumbers)): say which with --slot")
+    }
+    return state.layerNumbers[0]
 }

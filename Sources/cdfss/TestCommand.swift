@@ -76,6 +76,9 @@ struct TestCommand: ParsableCommand {
     @Option(help: "Test-time adaptation: none, episode or domain.")
     var adapt: AdaptMode = .none
 
+    @Option(help: "With --adapt and no masker from --masker or the checkpoint: the tap groups of the fresh APM-M + ACPA, comma-separated (layer2, layer3, layer4), each its own. A given masker is adapted on the layers it holds. (default: layer4)")
+    var slots: String?
+
     // The adaptation's settings are optional so that giving one without --adapt can be
     // refused: it would otherwise be ignored without a word.
     @Option(parsing: .unconditional, help: "With --adapt: fine-tuning steps (per episode, or in all for domain). (default: \(FineTuneSettings.defaultSteps), as finetune)")
@@ -150,7 +153,9 @@ struct TestCommand: ParsableCommand {
 
     /// The adaptation options given without the adaptation they belong to.
     func checkAdaptationOptions() throws {
-        let tuning = [("--steps", steps != nil), ("--lr", lr != nil), ("--optimizer", optimizer != nil), ("--batch", batch != nil)]
+        if let slots { _ = try HSNet.maskerLayers(slots) }
+        let tuning = [("--steps", steps != nil), ("--lr", lr != nil), ("--optimizer", optimizer != nil), ("--batch", batch != nil),
+                      ("--slots", slots != nil)]
             .filter(\.1).map(\.0)
         if adapt == .none, !tuning.isEmpty {
             throw InputError("\(tuning.joined(separator: ", ")) set\(tuning.count == 1 ? "s" : "") test-time adaptation, which is off: add --adapt episode or --adapt domain, or drop \(tuning.count == 1 ? "it" : "them")")
@@ -338,10 +343,12 @@ struct TestCommand: ParsableCommand {
     }
 
     /// Installs the maskers the run starts from and names them for the report: the --masker
-    /// file, the checkpoint's, none, or (when adapting without either) a fresh APM-M + ACPA.
+    /// file, the checkpoint's, none, or (when adapting without either) a fresh APM-M + ACPA on
+    /// each layer of --slots. Each part sits at its layer, where adaptation trains it.
     func startingMasker(model: HSNet, adaptation: TestTimeAdaptation) throws -> (MaskerState?, String) {
         if let masker {
             let state = try MaskerState.read(URL(fileURLWithPath: masker))
+            try MaskerSlots.check(slots, against: state, source: masker)
             do { try install(state, on: model) } catch let error as InputError { throw InputError("\(masker): \(error.message)") }
             return (state, masker)
         }
@@ -353,22 +360,20 @@ struct TestCommand: ParsableCommand {
             throw InputError("\(checkpoint): \(error.message)")
         }
         // A snapshot: the installed objects themselves change when they are fine-tuned.
-        if let fromCheckpoint { return (try MaskerState(stateDict: fromCheckpoint.stateDict), "checkpoint") }
+        if let fromCheckpoint {
+            try MaskerSlots.check(slots, against: fromCheckpoint, source: checkpoint)
+            return (try MaskerState(stateDict: fromCheckpoint.stateDict), "checkpoint")
+        }
         guard adaptation != .none else { return (nil, "none") }
-        let size = model.featureSize(layer: 4, imageHeight: imageSize, imageWidth: imageSize)
-        let channels = model.backbone.kind.channels(layer: 4)
-        var generator = SeededGenerator(seed: 0)
-        let fresh = MaskerState(
-            amplitudePhase: AmplitudePhaseMasker(variant: .perChannel, channels: channels, height: size.height, width: size.width),
-            channelAttention: ChannelPhaseAttention(channels: channels, generator: &generator))
+        let layers = try MaskerSlots.layers(slots)
+        let fresh = try model.freshFrequencyMaskers(layers: layers, amplitudePhase: .perChannel, channelAttention: true,
+                                                    imageSize: imageSize, seed: 0)
         try install(fresh, on: model)
-        return (fresh, "fresh apm-m+acpa (seed 0)")
+        return (fresh, "fresh apm-m+acpa" + (layers == [4] ? "" : " at " + MaskerSlots.names(layers)) + " (seed 0)")
     }
 
     func install(_ state: MaskerState, on model: HSNet) throws {
-        let copy = try MaskerState(stateDict: state.stateDict)
-        try model.installFrequencyMaskers(amplitudePhase: copy.amplitudePhase, channelAttention: copy.channelAttention,
-                                          imageSize: imageSize)
+        try model.installFrequencyMaskers(try MaskerState(stateDict: state.stateDict), imageSize: imageSize)
     }
 
     func log(_ message: String) {

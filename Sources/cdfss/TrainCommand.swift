@@ -9,7 +9,7 @@ import TensorCore
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train HSNet's learner on a source domain (HSNet's train.py): the backbone frozen, 1-shot episodes, Adam.",
+        abstract: "Train HSNet's learner (or PATNet's learner and reference layers) on a source domain: the backbone frozen, 1-shot episodes, Adam.",
         discussion: """
             Every step trains on --batch episodes (query and support of one class) with the mean \
             two-class cross-entropy of the query logits at image resolution; PASCAL's boundary \
@@ -23,10 +23,18 @@ struct TrainCommand: ParsableCommand {
             best.safetensors keeps the best. The output folder holds last.safetensors, \
             best.safetensors, optimizer.safetensors (the snapshot --resume continues from, bit \
             for bit the uninterrupted run) and log.jsonl.
+
+            PATNet (--model patnet, or a PATNet --checkpoint) trains its three reference layers \
+            with the learner, as its train.py; its pyramids depend on them, so they are formed \
+            at every step. Fresh reference weights are Kaiming normal (fan_in, linear), seeded \
+            by --seed.
             """)
 
     @Option(help: ArgumentHelp("HSNet checkpoint whose learner to start from (its backbone too, unless --backbone-weights)."))
     var checkpoint: String?
+
+    @Option(help: "hsnet or patnet. patnet adds fresh reference layers to a model without them (default: what --checkpoint holds, hsnet for a fresh learner).")
+    var model: String?
 
     @Option(help: "torchvision ResNet-50, ResNet-101 or VGG-16 state dict for the backbone.")
     var backboneWeights: String?
@@ -309,6 +317,22 @@ struct TrainCommand: ParsableCommand {
     /// The model to train and, for --include-backbone, its backbone as the source holds it
     /// (unfolded BatchNorm, `backbone.*` names).
     func loadModel() throws -> (HSNet, [(name: String, tensor: Tensor)]?) {
+        let (model, backbone) = try loadSourceModel()
+        switch self.model {
+        case nil: break
+        case "hsnet"?:
+            if model.prototypeTransformation != nil {
+                throw InputError("--model hsnet: --checkpoint \(checkpoint ?? "") holds PATNet (reference_layer1..3); drop --model or give an HSNet checkpoint")
+            }
+        case "patnet"?:
+            if model.prototypeTransformation == nil { model.prototypeTransformation = try .freshlyInitialized(seed: seed) }
+        case let other?:
+            throw InputError("--model \(other): expected hsnet or patnet")
+        }
+        return (model, backbone)
+    }
+
+    func loadSourceModel() throws -> (HSNet, [(name: String, tensor: Tensor)]?) {
         let wanted = Set(BackboneKind.allCases.flatMap { Backbone.parameterShapes(kind: $0).map(\.name) })
         func backboneEntries(_ stateDict: [(name: String, tensor: Tensor)], prefix: String) -> [(name: String, tensor: Tensor)] {
             stateDict.filter { $0.name.hasPrefix(prefix) && wanted.contains(String($0.name.dropFirst(prefix.count))) }

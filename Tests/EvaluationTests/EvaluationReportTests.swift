@@ -146,6 +146,30 @@ final class EvaluationReportTests: XCTestCase {
         XCTAssertThrowsError(try MultiSeedReport(runs: [a, a]))
     }
 
+    /// With domain adaptation each seed draws its own adaptation images: runs that differ only
+    /// there combine, each keeping its list; any other adaptation setting must still agree.
+    func testDomainAdaptedSeedsCombineWithTheirOwnAdaptationImages() throws {
+        func adapted(seed: UInt64, images: [String], steps: Int = 50) throws -> EvaluationReport {
+            var config = EvaluationFixtures.config(seed: seed, episodes: 9, shots: 1)
+            config.adaptation = AdaptationConfig(mode: .domain, steps: steps, lr: 0.001, optimizer: "adam", batch: 2,
+                                                 adaptCount: 2, images: images)
+            let plan = try EpisodeSampler(dataset: dataset, shots: 1, seed: seed).plan(episodes: 9)
+            return try EvaluationReport(config: config, episodes: plan.map { EvaluationFixtures.record($0, seed: seed) },
+                                        classNames: dataset.classes.map(\.name))
+        }
+        let runs = [try adapted(seed: 0, images: ["1/img0.jpg", "2/img3.jpg"]),
+                    try adapted(seed: 1, images: ["1/img2.jpg", "3/img1.jpg"])]
+        let multi = try MultiSeedReport(runs: runs)
+        XCTAssertNil(multi.config.adaptation.images)
+        XCTAssertEqual(multi.config.adaptation.mode, .domain)
+        XCTAssertEqual(multi.runs.map(\.config.adaptation.images), [["1/img0.jpg", "2/img3.jpg"], ["1/img2.jpg", "3/img1.jpg"]])
+        XCTAssertEqual(try ReportFile(decoding: try ReportFile.multiSeed(multi).encoded(), source: "m.json"), .multiSeed(multi))
+        XCTAssertThrowsError(try MultiSeedReport(runs: [runs[0], try adapted(seed: 2, images: ["1/img1.jpg"], steps: 60)])) { error in
+            XCTAssertEqual((error as? InputError)?.message,
+                           "the run with seed 2 differs from the run with seed 0 in config key adaptation.steps: 60 against 50")
+        }
+    }
+
     func testInconsistentRecordsAreRejected() throws {
         let plan = try EpisodeSampler(dataset: dataset, shots: 1, seed: 0).plan(episodes: 6)
         let names = dataset.classes.map(\.name)

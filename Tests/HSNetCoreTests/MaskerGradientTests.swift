@@ -72,28 +72,4 @@ final class MaskerGradientTests: XCTestCase {
         let expected: [Double] = [(1 - p) / 2, -(1 - p) / 2, -(1 - p) / 2, (1 - p) / 2]
         for (a, b) in zip(gradient.scalars, expected) { XCTAssertEqual(Double(a), b, accuracy: 1e-6) }
     }
-
-    func testPluginsOutsideLayer4AreRefused() throws {
-        let model = HSNetFixtures.model
-        model.plugins.removeAll()
-        defer { model.plugins.removeAll() }
-        model.plugins.install(IdentityPlugin(), in: [try PluginSlot(name: "layer3.query")])
-        let image = Tensor(zeros: [1, 3, 64, 64])
-        let mask = Tensor(zeros: [64, 64])
-        XCTAssertThrowsError(try model.maskerLossAndGradients(query: image, support: image, supportMask: mask, queryMask: mask)) { error in
-            XCTAssertTrue("\(error)".contains("layer3.query"), "\(error)")
-        }
-    }
-}
-
-
-/// An identity plug-in for slot checks.
-private final class IdentityPlugin: FeaturePlugin {
-    struct Tape: PluginTape {}
-    var kind: String { "identity" }
-    var parameters: [(name: String, value: Tensor)] { [] }
-    func setParameter(_ name: String, to value: Tensor) throws { throw InputError("no parameter \(name)") }
-    func callAsFunction(_ x: Tensor) throws -> Tensor { x }
-    func forwardForTraining(_ x: Tensor) throws -> (output: Tensor, tape: PluginTape) { (x, Tape()) }
-    func backward(_ gradOutput: Tensor, tape: PluginTape, parameterGradients: inout [String: Tensor]) -> Tensor { gradOutput }
 }

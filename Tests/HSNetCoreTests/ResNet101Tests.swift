@@ -51,9 +51,12 @@ final class ResNet101Tests: XCTestCase {
     }
 
     func testOtherModelsAndMismatchedPartsAreOneLineErrors() {
-        let supported = "which cdfss does not run; cdfss supports HSNet with a ResNet-50, ResNet-101 or VGG-16 backbone"
+        // PATNet is run; a damaged one is reported against PATNet's names.
         let patnet = HSNetFixtures.fullStateDict + [(name: "reference_layer1.weight", tensor: Tensor(zeros: [2, 2048]))]
-        assertInputError(["patnet.pt: holds PATNet, " + supported]) { _ = try HSNet(stateDict: patnet, source: "patnet.pt") }
+        assertInputError(["patnet.pt: does not fit PATNet (ResNet-50): missing reference_layer2.weight, reference_layer3.weight",
+                          "wrong shape: reference_layer1.weight has shape [2, 2048], expected [2, 512]"]) {
+            _ = try HSNet(stateDict: patnet, source: "patnet.pt")
+        }
 
         // A ResNet-50 learner on a ResNet-101 backbone.
         let mixed = HSNet.deterministicBackboneStateDict(depth: .resnet101) + HSNetFixtures.nonBackboneStateDict

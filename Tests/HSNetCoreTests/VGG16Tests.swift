@@ -74,7 +74,7 @@ final class VGG16Tests: XCTestCase {
         // VGG-16 with BatchNorm is no backbone HSNet publishes.
         let batchNorm = HSNet.deterministicStateDict(backbone: .vgg16)
             + [(name: "backbone.features.1.running_mean", tensor: Tensor(zeros: [64]))]
-        assertInputError(["vggbn.pt: holds a VGG backbone with BatchNorm (vgg16_bn), which cdfss does not run; cdfss supports HSNet with a ResNet-50, ResNet-101 or VGG-16 backbone"]) {
+        assertInputError(["vggbn.pt: holds a VGG backbone with BatchNorm (vgg16_bn), which cdfss does not run; cdfss supports HSNet with a ResNet-50, ResNet-101 or VGG-16 backbone, or PATNet with a ResNet-50 or ResNet-101 backbone"]) {
             _ = try HSNet(stateDict: batchNorm, source: "vggbn.pt")
         }
         // A ResNet-50 learner on a VGG-16 backbone.

@@ -89,8 +89,8 @@ final class VGG16WorkflowTests: CommandLineTestCase {
                              "--output", path("activation.png")])
         XCTAssertEqual(drawn.status, 0, drawn.stderr)
         XCTAssertTrue(drawn.stdout.contains("layer4.0 channel mean"), drawn.stdout)
-        // A masker file shaped for VGG-16 by `masker init --backbone`.
-        let initialised = try run(["masker", "init", "--backbone", "vgg16", "--image-size", size, "--output", path("fresh.safetensors")])
+        // A masker file shaped for VGG-16 by `masker init --for`.
+        let initialised = try run(["masker", "init", "--for", "builtin:deterministic-vgg16", "--image-size", size, "--output", path("fresh.safetensors")])
         XCTAssertEqual(initialised.status, 0, initialised.stderr)
         XCTAssertEqual(try SafetensorsFile.read(URL(fileURLWithPath: path("fresh.safetensors"))).tensors["apm.mask_amplitude"]?.shape,
                        [1, 512, 2, 2])

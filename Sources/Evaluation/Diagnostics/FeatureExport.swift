@@ -22,12 +22,15 @@ public enum FeatureExport {
         }
         guard let support else { return out }
         let supportTaps = model.features(of: support.image)
+        // PATNet's correlation operands are transformed per shot (both images); the export
+        // shows the support's masked taps before that, as HSNet's.
         let supportWith = try model.supportFeatures(fromTaps: supportTaps, mask: support.mask)
         for tap in taps {
             out.append(("support.\(names[tap])", supportTaps[tap]))
             out.append(("support.\(names[tap]).masked", supportWith[tap]))
         }
-        let pyramids = Hypercorrelation.pyramids(query: queryWith, support: supportWith, tapLayers: model.backbone.tapLayers)
+        let operands = try model.shotFeatures(query: queryWith, supportTaps: supportTaps, mask: support.mask)
+        let pyramids = Hypercorrelation.pyramids(query: operands.query, support: operands.support, tapLayers: model.backbone.tapLayers)
         for (layer, pyramid) in zip([4, 3, 2], pyramids) { out.append(("corr.layer\(layer)", pyramid)) }
         return out
     }

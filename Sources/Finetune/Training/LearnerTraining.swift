@@ -6,8 +6,9 @@ import Imaging
 import TensorCore
 
 /// Source-domain training of HSNet's learner (HSNet's and PATNet's `train.py`): the backbone
-/// frozen, the HPN learner trained on batches of 1-shot episodes with the mean two-class
-/// cross-entropy, validated after every epoch.
+/// frozen, the HPN learner (and PATNet's reference weights) trained on batches of 1-shot
+/// episodes with the mean two-class cross-entropy, validated after every epoch. PATNet's
+/// pyramids depend on its reference weights, so they are formed at every step, never kept.
 ///
 /// Speed comes from what does not change: the backbone is frozen, so each picture's taps are
 /// computed once and kept (`BackboneFeatureCache`), and the three correlation pyramids of an
@@ -54,11 +55,27 @@ public final class LearnerTraining {
         if let snapshot {
             optimizer = try snapshot.optimizer()
             best = snapshot.best
-            model.learner = try HPNLearner(stateDict: snapshot.learner, prefix: HSNet.learnerPrefix, backbone: model.backbone.kind, source: "the run's snapshot")
+            model.learner = try HPNLearner(stateDict: snapshot.learner.filter { $0.name.hasPrefix(HSNet.learnerPrefix) },
+                                           prefix: HSNet.learnerPrefix, backbone: model.backbone.kind, source: "the run's snapshot")
+            if model.prototypeTransformation != nil {
+                try Self.setReferences(of: model, from: Dictionary(uniqueKeysWithValues: snapshot.learner.map { ($0.name, $0.tensor) }))
+            }
         } else {
             optimizer = try settings.makeOptimizer()
         }
         parameters = Dictionary(uniqueKeysWithValues: model.learner.namedParameters.map { (HSNet.learnerPrefix + $0.name, $0.tensor) })
+        for (name, tensor) in model.prototypeTransformation?.namedParameters ?? [] { parameters[name] = tensor }
+    }
+
+    /// PATNet's reference weights from trained parameters (`reference_layerN.weight`).
+    static func setReferences(of model: HSNet, from parameters: [String: Tensor]) throws {
+        var references: [Int: Tensor] = [:]
+        for layer in 2...4 {
+            let name = PrototypeTransformation.parameterName(layer: layer)
+            guard let weight = parameters[name] else { throw InputError("the run's PATNet parameters lack \(name)") }
+            references[layer] = weight
+        }
+        try model.prototypeTransformation?.setReferences(references)
     }
 
     /// The epoch (0-based) and the position in it of the next step.
@@ -85,8 +102,15 @@ public final class LearnerTraining {
             // HSNet's loss sees PASCAL's boundary as background, as the foreground masks have it.
             let query = try preparedMask(episode.query, in: training.dataset).foreground
             let support = try preparedMask(episode.support, in: training.dataset).foreground
-            let (loss, gradients) = try model.learnerLossAndGradients(pyramids: try pyramids(episode, supportMask: support),
+            let (loss, gradients): (Float, [String: Tensor])
+            if model.prototypeTransformation != nil {
+                let (queryTaps, supportTaps) = try tapsOf(episode, in: training.dataset)
+                (loss, gradients) = try model.patnetLossAndGradients(queryTaps: queryTaps, supportTaps: supportTaps,
+                                                                     supportMask: support, queryMask: query)
+            } else {
+                (loss, gradients) = try model.learnerLossAndGradients(pyramids: try pyramids(episode, supportMask: support),
                                                                       queryMasks: query)
+            }
             guard loss.isFinite else {
                 throw InputError("step \(completedSteps + 1): the loss is \(loss) on the episode of \(episode.query.image) with support \(episode.support.image); lower --lr")
             }
@@ -99,12 +123,14 @@ public final class LearnerTraining {
         let scale = 1 / Float(episodes.count)
         for name in total.keys where scale != 1 { total[name] = total[name]! * scale }
         try optimizer.step(&parameters, gradients: total, learningRate: settings.learningRate)
-        model.learner = try HPNLearner(stateDict: parameters.map { ($0.key, $0.value) }, prefix: HSNet.learnerPrefix,
-                                       backbone: model.backbone.kind, source: "the trained learner")
+        model.learner = try HPNLearner(stateDict: parameters.filter { $0.key.hasPrefix(HSNet.learnerPrefix) }.map { ($0.key, $0.value) },
+                                       prefix: HSNet.learnerPrefix, backbone: model.backbone.kind, source: "the trained learner")
+        if model.prototypeTransformation != nil { try Self.setReferences(of: model, from: parameters) }
         return Float(lossSum / Double(episodes.count))
     }
 
-    /// The learner's parameters under their checkpoint names (`hpn_learner.*`).
+    /// The learner's parameters under their checkpoint names (`hpn_learner.*`, and PATNet's
+    /// `reference_layerN.weight`).
     public var learnerParameters: [String: Tensor] { parameters }
 
     /// Records a validation result for the epoch that just ended; true when it is the best so far.
@@ -128,8 +154,8 @@ public final class LearnerTraining {
             let (queryTaps, supportTaps) = try tapsOf(episode, in: validation.dataset)
             let support = try preparedMask(episode.support, in: validation.dataset)
             let query = try preparedMask(episode.query, in: validation.dataset)
-            let supportFeatures = try model.supportFeatures(fromTaps: supportTaps, mask: support.foreground)
-            let logits = try model.logits(queryTaps: queryTaps, supportTaps: supportFeatures, height: size, width: size)
+            let features = try model.shotFeatures(query: queryTaps, supportTaps: supportTaps, mask: support.foreground)
+            let logits = try model.logits(queryTaps: features.query, supportTaps: features.support, height: size, width: size)
             let prediction = try ShotVote.mask(logits)
             var predicted = prediction.scalars, truth = query.foreground.scalars
             if let ignored = query.ignored?.scalars {

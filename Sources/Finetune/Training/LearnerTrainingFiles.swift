@@ -86,7 +86,8 @@ public struct LearnerTrainingSnapshot {
            let epoch = file.metadata["training.best_epoch"].flatMap(Int.init) {
             best = (miou, epoch)
         }
-        let learner = file.tensors.filter { $0.key.hasPrefix(HSNet.learnerPrefix) }.sorted { $0.key < $1.key }
+        let learner = file.tensors.filter { $0.key.hasPrefix(HSNet.learnerPrefix) || $0.key.hasPrefix("reference_layer") }
+            .sorted { $0.key < $1.key }
             .map { (name: $0.key, tensor: $0.value) }
         return LearnerTrainingSnapshot(settings: settings, learner: learner, optimizerState: state, best: best,
                                        metadata: file.metadata)
