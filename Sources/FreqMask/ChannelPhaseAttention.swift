@@ -10,13 +10,23 @@ import TensorCore
 /// the hidden width is 8 whatever C is.
 ///
 /// The pooled phase of a real plane. x is real, so its spectrum is Hermitian,
-/// F(-k) = conj F(k), and angle(F(-k)) = -angle(F(k)): in the mean over all H x W frequencies
-/// every frequency cancels against its mirror, except the self-conjugate ones (k = -k: the DC
-/// term, and for even H or W the Nyquist terms (H/2, 0), (0, W/2), (H/2, W/2)). There F is
-/// real, a signed sum of the plane's values, and its angle is pi when that sum is negative,
-/// 0 otherwise. So avgpool(angle(fft2(x))) = pi * (number of negative self-conjugate terms)
-/// / (H * W), exactly, at O(H * W) per plane and with no transform. (PyTorch sums the full
-/// spectrum's angles and lands on the same value up to rounding noise of about 1e-8.)
+/// F(-k) = conj F(k), and angle(F(-k)) = -angle(F(k)) wherever F(k) is not real: in the mean
+/// over all H x W frequencies such a pair cancels. A real coefficient has angle 0 when positive
+/// and pi when negative (angle's branch cut, taken from the positive side: torch's FFT leaves
+/// an exactly vanishing imaginary part +0), and its mirror is the same real number, so both
+/// count pi. So avgpool(angle(fft2(x))) = pi * (number of frequencies k with F(k) real and
+/// negative) / (H * W), exactly, with no transform. F(k) = sum_n x_n e^{-2 pi i t(k, n) / (H W)},
+/// t = (k1 n1 W + k2 n2 H) mod H W, is real for generic values exactly when every non-zero
+/// position n has t in {0, H W / 2}; F(k) is then sum_n ±x_n. For every plane that is true
+/// of the self-conjugate frequencies (k = -k: the DC term, and for even H or W the Nyquist
+/// terms (H/2, 0), (0, W/2), (H/2, W/2)); a plane with non-zero values at (0, 1) and (1, 0)
+/// has no other real ones. A sparse plane can: a masked support tap whose only non-zero value
+/// sits at the centre of a 3 x 3 plane has F(k) = x_c e^{-2 pi i (k1 + k2) / 3}, real at
+/// (0, 0), (1, 2) and (2, 1), so its pooled phase is 3 pi / 9 when x_c < 0, not pi / 9. PyTorch
+/// sums the full spectrum's angles and lands on these values up to rounding noise of about
+/// 1e-8 on 3 x 3 and 4 x 4 planes (HSNet's layer 4 at 96 x 96 and 128 x 128); on larger sparse
+/// planes pocketfft leaves rounding noise in place of the exact zeros, so its pooled phase
+/// there depends on the sign of that noise, and this exact value is the one it approximates.
 ///
 /// The same symmetry makes the gradient that flows back through the phase path exactly zero:
 /// d angle(F(k)) / dx + d angle(F(-k)) / dx = 0 for every pair, and at self-conjugate
@@ -148,34 +158,79 @@ public final class ChannelPhaseAttention: FeaturePlugin {
             pooled.withUnsafeMutableBufferPointer { out in
                 let outBase = out.baseAddress!
                 parallelFor(planes, minimumChunk: 256) { range in
+                    var nonZero: [Int] = []
                     for plane in range {
                         let base = input.baseAddress! + plane * planeSize
-                        var negative = sum(base, count: planeSize) < 0 ? 1 : 0
-                        if evenHeight || evenWidth {
-                            // The Nyquist terms: sums alternating over rows, columns, or both.
-                            var rows: Double = 0, columns: Double = 0, both: Double = 0
-                            for h in 0..<height {
-                                var rowSum: Float = 0, rowAlternating: Float = 0
-                                for w in 0..<width {
-                                    let value = base[h * width + w]
-                                    rowSum += value
-                                    rowAlternating += w & 1 == 0 ? value : -value
-                                }
-                                let rowSign: Double = h & 1 == 0 ? 1 : -1
-                                rows += rowSign * Double(rowSum)
-                                columns += Double(rowAlternating)
-                                both += rowSign * Double(rowAlternating)
-                            }
-                            if evenHeight, rows < 0 { negative += 1 }
-                            if evenWidth, columns < 0 { negative += 1 }
-                            if evenHeight, evenWidth, both < 0 { negative += 1 }
+                        // Non-zero values at (0, 1) and (1, 0) leave only the self-conjugate
+                        // frequencies real (the dense planes of every unmasked tap).
+                        if (width == 1 || base[1] != 0) && (height == 1 || base[width] != 0) {
+                            outBase[plane] = Float(Self.negativeSelfConjugateTerms(base, height: height, width: width,
+                                                                                   evenHeight: evenHeight, evenWidth: evenWidth)) * step
+                        } else {
+                            outBase[plane] = Float(Self.negativeRealTerms(base, height: height, width: width, nonZero: &nonZero)) * step
                         }
-                        outBase[plane] = Float(negative) * step
                     }
                 }
             }
         }
         return pooled
+    }
+
+    /// How many self-conjugate frequencies (DC, and the Nyquist ones of even sides) have a
+    /// negative coefficient: signed sums of the plane's values.
+    private static func negativeSelfConjugateTerms(_ base: UnsafePointer<Float>, height: Int, width: Int,
+                                                   evenHeight: Bool, evenWidth: Bool) -> Int {
+        var negative = sum(base, count: height * width) < 0 ? 1 : 0
+        if evenHeight || evenWidth {
+            // The Nyquist terms: sums alternating over rows, columns, or both.
+            var rows: Double = 0, columns: Double = 0, both: Double = 0
+            for h in 0..<height {
+                var rowSum: Float = 0, rowAlternating: Float = 0
+                for w in 0..<width {
+                    let value = base[h * width + w]
+                    rowSum += value
+                    rowAlternating += w & 1 == 0 ? value : -value
+                }
+                let rowSign: Double = h & 1 == 0 ? 1 : -1
+                rows += rowSign * Double(rowSum)
+                columns += Double(rowAlternating)
+                both += rowSign * Double(rowAlternating)
+            }
+            if evenHeight, rows < 0 { negative += 1 }
+            if evenWidth, columns < 0 { negative += 1 }
+            if evenHeight, evenWidth, both < 0 { negative += 1 }
+        }
+        return negative
+    }
+
+    /// How many frequencies k have a real, negative coefficient on a sparse plane: every
+    /// non-zero position n must have t(k, n) = (k1 n1 W + k2 n2 H) mod H W equal to 0 (a term
+    /// +x_n) or H W / 2 (-x_n). Most k fail at their first non-zero position or two, so this
+    /// costs about H W steps per plane. `nonZero` is working memory.
+    private static func negativeRealTerms(_ base: UnsafePointer<Float>, height: Int, width: Int, nonZero: inout [Int]) -> Int {
+        let planeSize = height * width
+        nonZero.removeAll(keepingCapacity: true)
+        for i in 0..<planeSize where base[i] != 0 { nonZero.append(i) }
+        var negative = 0
+        for k1 in 0..<height {
+            for k2 in 0..<width {
+                var total = 0.0
+                var real = true
+                for i in nonZero {
+                    let t = (k1 * (i / width) * width + k2 * (i % width) * height) % planeSize
+                    if t == 0 {
+                        total += Double(base[i])
+                    } else if 2 * t == planeSize {
+                        total -= Double(base[i])
+                    } else {
+                        real = false
+                        break
+                    }
+                }
+                if real && total < 0 { negative += 1 }
+            }
+        }
+        return negative
     }
 
     /// destination = source * factor, eight lanes at a time.
@@ -207,7 +262,7 @@ public final class ChannelPhaseAttention: FeaturePlugin {
 
     /// The sum of `count` floats, eight lanes at a time.
     @inline(__always)
-    private func sum(_ values: UnsafePointer<Float>, count: Int) -> Float {
+    private static func sum(_ values: UnsafePointer<Float>, count: Int) -> Float {
         var lanes = SIMD8<Float>(repeating: 0)
         var i = 0
         while i + 8 <= count {

@@ -52,7 +52,8 @@ extension HSNet {
     }
 
     /// Computes what does not depend on the plug-ins: the backbone taps of both images, and
-    /// for the layers without plug-ins the pyramids (support masked) and their squeezed encodings.
+    /// for the layers without plug-ins the pyramids (support masked; on PATNet both images'
+    /// taps transformed by their own prototypes' P) and their squeezed encodings.
     public func prepareMaskerEpisode(query: Tensor, support: Tensor, supportMask: Tensor, queryMask: Tensor) throws
         -> MaskerEpisode {
         guard query.rank == 4 else {
@@ -97,9 +98,11 @@ extension HSNet {
         var squeezed: [Int: Tensor] = [:]
         for layer in [4, 3, 2] where !trained.contains(layer) {
             let indices = layers.indices.filter { layers[$0] == layer }
+            let (q, s) = fixedShotOperands(indices: indices, queryTaps: queryTaps, supportTaps: supportTaps,
+                                           maskedSupport: maskedSupport, mask: supportPlane)
             let pyramid = Hypercorrelation.pyramid(
-                query: indices.map { Hypercorrelation.Operand(queryTaps[$0], droppingZeroPositions: false) },
-                support: indices.map { Hypercorrelation.Operand(maskedSupport[$0], droppingZeroPositions: true) })
+                query: q.map { Hypercorrelation.Operand($0, droppingZeroPositions: false) },
+                support: s.map { Hypercorrelation.Operand($0, droppingZeroPositions: true) })
             squeezed[layer] = learner.squeezingBlock(forLayer: layer).forward(pyramid)
         }
         var query: [Int: [Tensor]] = [:]
@@ -147,10 +150,15 @@ extension HSNet {
             try run(PluginSlot(layer: layer, role: .query, stage: .afterSupportMask), &query[t], &queryTapes[t])
             try run(PluginSlot(layer: layer, role: .support, stage: .beforeSupportMask), &support[t], &supportBefore[t])
         }
+        // PATNet: prototypes of the support taps after the `.support` plug-ins, as `shotFeatures`.
+        var shot = prototypeTransformation.map {
+            PrototypeTransformation.ShotTape($0, supportTaps: support, tapLayers: tapLayers, mask: episode.supportMask)
+        }
         Self.maskSupportFeatures(&support, mask: episode.supportMask)
         for (t, layer) in tapLayers.enumerated() {
             try run(PluginSlot(layer: layer, role: .support, stage: .afterSupportMask), &support[t], &supportAfter[t])
         }
+        shot?.apply(query: &query, support: &support)
 
         let queryOperands = query.map { Hypercorrelation.Operand($0, droppingZeroPositions: false) }
         let supportOperands = support.map { Hypercorrelation.Operand($0, droppingZeroPositions: true) }
@@ -178,6 +186,8 @@ extension HSNet {
             for (k, t) in taps.enumerated() { (gradQuery[t], gradSupport[t]) = (q[k], s[k]) }
             pyramids[layer] = nil
         }
+        let throughPrototypes = shot?.backward(gradQuery: &gradQuery, gradSupport: &gradSupport)
+        shot = nil
         var perPlugin: [ObjectIdentifier: [String: Tensor]] = [:]
         func reverse(_ g: inout Tensor, through tapes: Taped) {
             for (plugin, tape) in tapes.reversed() {
@@ -190,6 +200,7 @@ extension HSNet {
         }
         // The masking multiplies by a fixed plane: its adjoint is the same multiplication.
         Self.maskSupportFeatures(&gradSupport, mask: episode.supportMask)
+        for (t, g) in (throughPrototypes ?? []).enumerated() { gradSupport[t].addScaled(g) }
         for t in tapLayers.indices { reverse(&gradSupport[t], through: supportBefore[t]) }
 
         var gradients: [String: Tensor] = [:]
@@ -234,9 +245,6 @@ extension HSNet {
     /// The layers whose paths depend on the plug-ins (those holding any), ascending; layer 4
     /// alone when there are none (the paper's fine-tuning path).
     func trainedLayers() throws -> [Int] {
-        if prototypeTransformation != nil {
-            throw InputError("PATNet: masker gradients through its prototype transformation (prototypes, pseudo-inverse) are not implemented yet; fine-tune maskers on HSNet")
-        }
         _ = try pluginsByParameterPrefix()
         let layers = Set(plugins.occupied.map(\.slot.layer)).sorted()
         return layers.isEmpty ? [4] : layers

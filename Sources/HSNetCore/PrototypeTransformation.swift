@@ -85,6 +85,41 @@ public struct PrototypeTransformation {
         }
     }
 
+    /// The backward of `prototypes(of:mask:)` for one tap [1, C, H, W]: from the gradient of
+    /// the prototypes [2, C] (background row, foreground row), the tap's gradient
+    /// dx[c, i] = dbg[c] (1 − m_i) / (Σ(1 − m) + ε) + dfg[c] m_i / (Σm + ε).
+    public static func prototypesBackward(_ gradient: [Float], tapShape: [Int], mask: Tensor) -> Tensor {
+        precondition(mask.rank == 2 && tapShape.count == 4 && gradient.count == 2 * tapShape[1])
+        let (c, h, w) = (tapShape[1], tapShape[2], tapShape[3])
+        let plane = BilinearResize(outputHeight: h, outputWidth: w).forward(mask.reshaped([1, 1, mask.shape[0], mask.shape[1]]))
+        let m = plane.scalars
+        var foregroundArea = 0.0, backgroundArea = 0.0
+        for value in m {
+            foregroundArea += Double(value)
+            backgroundArea += Double(1 - value)
+        }
+        let foregroundWeights = m.map { Float(Double($0) / (foregroundArea + Double(epsilon))) }
+        let backgroundWeights = m.map { Float(Double(1 - $0) / (backgroundArea + Double(epsilon))) }
+        let n = h * w
+        var out = [Float](repeating: 0, count: c * n)
+        for channel in 0..<c {
+            let (background, foreground) = (gradient[channel], gradient[c + channel])
+            for i in 0..<n { out[channel * n + i] = background * backgroundWeights[i] + foreground * foregroundWeights[i] }
+        }
+        return Tensor(shape: tapShape, scalars: out)
+    }
+
+    /// The gradient of one support tap [1, C, H, W] through its prototypes, from the gradient of
+    /// the pseudo-inverse of its transform (`TapTransform.backward`): back through
+    /// `pseudoInverse`, `normalizedRows` and `prototypes(of:mask:)`.
+    public static func tapGradientThroughPrototypes(prototypes rows: [Float], gradPseudoInverse: Tensor,
+                                                    tapShape: [Int], mask: Tensor) -> Tensor {
+        let normalized = normalizedRows(rows)
+        let gradNormalized = pseudoInverseBackward(normalized, pseudoInverse: pseudoInverse(normalized),
+                                                   gradient: gradPseudoInverse.scalars)
+        return prototypesBackward(normalizedRowsBackward(rows, gradient: gradNormalized), tapShape: tapShape, mask: mask)
+    }
+
     /// `rows` [2, C] with each row divided by its norm + 1e-6 (a zero row stays zero).
     static func normalizedRows(_ rows: [Float]) -> [Float] {
         let c = rows.count / 2
@@ -94,6 +129,33 @@ public struct PrototypeTransformation {
             for j in 0..<c { sum += Double(rows[r * c + j]) * Double(rows[r * c + j]) }
             let divisor = Float(sum.squareRoot()) + epsilon
             for j in 0..<c { out[r * c + j] = rows[r * c + j] / divisor }
+        }
+        return out
+    }
+
+    /// The backward of `normalizedRows`: per row r with norm n = ‖r‖ and r̂ = r / (n + ε),
+    /// dr = (dr̂ − r̂ (r̂ · dr̂) (n + ε) / n) / (n + ε). A zero row gets dr̂ / ε (its norm taken as
+    /// having gradient 0 there; torch's sqrt of the sum of squares gives NaN at 0, and an
+    /// empty-mask pair is never trained on).
+    static func normalizedRowsBackward(_ rows: [Float], gradient: [Float]) -> [Float] {
+        let c = rows.count / 2
+        var out = [Float](repeating: 0, count: 2 * c)
+        let eps = Double(epsilon)
+        for r in 0..<2 {
+            var sum = 0.0
+            for j in 0..<c { sum += Double(rows[r * c + j]) * Double(rows[r * c + j]) }
+            let norm = sum.squareRoot()
+            let divisor = norm + eps
+            guard norm > 0 else {
+                for j in 0..<c { out[r * c + j] = Float(Double(gradient[r * c + j]) / eps) }
+                continue
+            }
+            var dot = 0.0
+            for j in 0..<c { dot += Double(rows[r * c + j]) / divisor * Double(gradient[r * c + j]) }
+            for j in 0..<c {
+                let hat = Double(rows[r * c + j]) / divisor
+                out[r * c + j] = Float((Double(gradient[r * c + j]) - hat * dot * divisor / norm) / divisor)
+            }
         }
         return out
     }
@@ -143,6 +205,48 @@ public struct PrototypeTransformation {
         return out
     }
 
+    /// The backward of `pseudoInverse`: dL/dA [2, C] from dL/dA⁺ `gradient` [C, 2], with X = A⁺,
+    /// by the derivative of the Moore-Penrose inverse at constant rank (Golub and Pereyra),
+    /// dX = −X dA X + X Xᵀ dAᵀ (I − A X) + (I − X A) dAᵀ Xᵀ X, whose adjoint is
+    ///
+    ///     dL/dA = −(X K)ᵀ + (I − A X) K Xᵀ + Xᵀ X (Ḡᵀ − K A),   K = Ḡᵀ X  [2 x 2],
+    ///
+    /// the formula torch's autograd applies to `pinverse` (the same for the rank-1 matrices of a
+    /// zero prototype row, where A X is not the identity). All products go through 2 x 2
+    /// matrices, in double.
+    public static func pseudoInverseBackward(_ a: [Float], pseudoInverse x: [Float], gradient g: [Float]) -> [Float] {
+        let c = a.count / 2
+        precondition(x.count == 2 * c && g.count == 2 * c, "pseudo-inverse backward: sizes do not fit")
+        // K = Ḡᵀ X, A X, Xᵀ X (2 x 2, row-major).
+        var k = [Double](repeating: 0, count: 4), ax = k, xtx = k
+        for j in 0..<c {
+            let (x0, x1) = (Double(x[2 * j]), Double(x[2 * j + 1]))
+            let (g0, g1) = (Double(g[2 * j]), Double(g[2 * j + 1]))
+            let (a0, a1) = (Double(a[j]), Double(a[c + j]))
+            k[0] += g0 * x0; k[1] += g0 * x1; k[2] += g1 * x0; k[3] += g1 * x1
+            ax[0] += a0 * x0; ax[1] += a0 * x1; ax[2] += a1 * x0; ax[3] += a1 * x1
+            xtx[0] += x0 * x0; xtx[1] += x0 * x1; xtx[2] += x1 * x0; xtx[3] += x1 * x1
+        }
+        // (I − A X) K, applied to Xᵀ below.
+        let m = [(1 - ax[0]) * k[0] - ax[1] * k[2], (1 - ax[0]) * k[1] - ax[1] * k[3],
+                 -ax[2] * k[0] + (1 - ax[3]) * k[2], -ax[2] * k[1] + (1 - ax[3]) * k[3]]
+        var out = [Float](repeating: 0, count: 2 * c)
+        for j in 0..<c {
+            let (x0, x1) = (Double(x[2 * j]), Double(x[2 * j + 1]))
+            let (a0, a1) = (Double(a[j]), Double(a[c + j]))
+            // Column j of Ḡᵀ − K A.
+            let d0 = Double(g[2 * j]) - (k[0] * a0 + k[1] * a1)
+            let d1 = Double(g[2 * j + 1]) - (k[2] * a0 + k[3] * a1)
+            for r in 0..<2 {
+                let xk = x0 * k[r] + x1 * k[2 + r]                 // (X K)[j][r]
+                let mxt = m[2 * r] * x0 + m[2 * r + 1] * x1         // ((I − A X) K Xᵀ)[r][j]
+                let last = xtx[2 * r] * d0 + xtx[2 * r + 1] * d1    // (Xᵀ X (Ḡᵀ − K A))[r][j]
+                out[r * c + j] = Float(-xk + mxt + last)
+            }
+        }
+        return out
+    }
+
     // MARK: Forward
 
     /// One tap's transformation for one shot: pinv(Ĉ) [C, 2] and R̂ [2, C].
@@ -163,6 +267,22 @@ public struct PrototypeTransformation {
         }
 
         public func apply(_ x: Tensor) -> Tensor { applyKeepingMiddle(x).output }
+
+        /// The backward of `apply` for the inputs `xs` that share this transform (a shot's query
+        /// and support taps): with m = A⁺ᵀx and y = R̂ᵀm, dm = R̂ dy, dx = A⁺ dm, and the
+        /// gradient of A⁺ [C, 2] summed over the inputs, Σ x dmᵀ.
+        public func backward(inputs xs: [Tensor], gradOutputs: [Tensor]) -> (gradInputs: [Tensor], gradPseudoInverse: Tensor) {
+            precondition(xs.count == gradOutputs.count)
+            var gradInverse = Tensor(zeros: [channels, 2])
+            let gradInputs = zip(xs, gradOutputs).map { x, g -> Tensor in
+                precondition(g.shape == x.shape && x.shape[1] == channels, "prototype transformation backward: shapes do not fit")
+                let positions = x.shape[2] * x.shape[3]
+                let gradMiddle = matmul(reference, g.reshaped([channels, positions]))           // [2, HW]
+                gradInverse.addScaled(matmul(x.reshaped([channels, positions]), gradMiddle, transposeB: true))
+                return matmul(pseudoInverse, gradMiddle).reshaped(x.shape)
+            }
+            return (gradInputs, gradInverse)
+        }
     }
 
     /// The transforms of every tap from the support's prototypes (`prototypes(of:mask:)`);
@@ -209,31 +329,10 @@ extension HSNet {
 
 extension PrototypeTransformation {
     /// The gradient of the reference weights [2, C] of one backbone layer from the gradient of
-    /// R̂: through the row normalisation R̂ = R / (‖R‖ + 1e-6), per row
-    /// dR = (dR̂ − R̂ (R̂ᵀdR̂) (‖R‖ + ε) / ‖R‖) / (‖R‖ + ε), and dR̂ / ε for a zero row (torch's
-    /// norm has gradient 0 at 0).
+    /// R̂ (`normalizedRowsBackward`).
     func referenceGradient(layer: Int, normalizedGradient: Tensor) -> Tensor {
         let weight = references[layer]!
-        let c = weight.shape[1]
-        var out = [Float](repeating: 0, count: 2 * c)
-        let eps = Double(Self.epsilon)
-        for r in 0..<2 {
-            var sum = 0.0
-            for j in 0..<c { sum += Double(weight.scalars[r * c + j]) * Double(weight.scalars[r * c + j]) }
-            let norm = sum.squareRoot()
-            let divisor = norm + eps
-            guard norm > 0 else {
-                for j in 0..<c { out[r * c + j] = Float(Double(normalizedGradient.scalars[r * c + j]) / eps) }
-                continue
-            }
-            var dot = 0.0
-            for j in 0..<c { dot += Double(weight.scalars[r * c + j]) / divisor * Double(normalizedGradient.scalars[r * c + j]) }
-            for j in 0..<c {
-                let hat = Double(weight.scalars[r * c + j]) / divisor
-                out[r * c + j] = Float((Double(normalizedGradient.scalars[r * c + j]) - hat * dot * divisor / norm) / divisor)
-            }
-        }
-        return Tensor(shape: [2, c], scalars: out)
+        return Tensor(shape: weight.shape, scalars: Self.normalizedRowsBackward(weight.scalars, gradient: normalizedGradient.scalars))
     }
 
     /// Replaces the reference weights (after an optimiser step), checking their shapes.
@@ -329,5 +428,67 @@ extension PrototypeTransformation {
             })
         }
         return try PrototypeTransformation(references: references, source: "fresh initialisation")
+    }
+}
+
+// MARK: Masker fine-tuning through the transformation
+
+extension PrototypeTransformation {
+    /// One shot's transformation of the taps a masker step recomputes, forward and backward.
+    /// The prototypes come from the support taps after the `.support` plug-ins (APM), so the
+    /// masker's gradient reaches those taps twice: through the masking, the `.masked` plug-ins
+    /// and Pᵀx, and through the prototypes, the row normalisation and the pseudo-inverse in P.
+    public struct ShotTape {
+        let prototypes: [[Float]]
+        let transforms: [TapTransform]
+        let mask: Tensor
+        /// The inputs of Pᵀx (the taps after every plug-in and the masking).
+        private(set) var query: [Tensor] = []
+        private(set) var support: [Tensor] = []
+
+        /// Prototypes and transforms from `supportTaps` (the support's taps before the
+        /// masking), `tapLayers[i]` being tap i's backbone layer, `mask` [H, W].
+        public init(_ transformation: PrototypeTransformation, supportTaps: [Tensor], tapLayers: [Int], mask: Tensor) {
+            prototypes = PrototypeTransformation.prototypes(of: supportTaps, mask: mask)
+            transforms = transformation.transforms(prototypes: prototypes, tapLayers: tapLayers)
+            self.mask = mask
+        }
+
+        /// Pᵀx of every query and (masked) support tap, in place, keeping the inputs.
+        public mutating func apply(query: inout [Tensor], support: inout [Tensor]) {
+            (self.query, self.support) = (query, support)
+            query = zip(transforms, query).map { $0.apply($1) }
+            support = zip(transforms, support).map { $0.apply($1) }
+        }
+
+        /// From the gradients of the transformed taps, in place, those of Pᵀx's inputs; returns
+        /// the gradient of every support tap before the masking through the prototypes (to add
+        /// after the masking's adjoint).
+        public func backward(gradQuery: inout [Tensor], gradSupport: inout [Tensor]) -> [Tensor] {
+            transforms.indices.map { t in
+                let (inputs, gradInverse) = transforms[t].backward(inputs: [query[t], support[t]],
+                                                                   gradOutputs: [gradQuery[t], gradSupport[t]])
+                (gradQuery[t], gradSupport[t]) = (inputs[0], inputs[1])
+                return PrototypeTransformation.tapGradientThroughPrototypes(
+                    prototypes: prototypes[t], gradPseudoInverse: gradInverse, tapShape: support[t].shape, mask: mask)
+            }
+        }
+    }
+}
+
+extension HSNet {
+    /// PATNet's correlation operands of the taps at `indices` (fixed during masker
+    /// fine-tuning: no plug-ins on their layers): Pᵀ of the query taps and of the masked
+    /// support taps, from the raw support taps' prototypes. HSNet's taps are returned as given.
+    func fixedShotOperands(indices: [Int], queryTaps: [Tensor], supportTaps: [Tensor], maskedSupport: [Tensor],
+                           mask: Tensor) -> (query: [Tensor], support: [Tensor]) {
+        let query = indices.map { queryTaps[$0] }, support = indices.map { maskedSupport[$0] }
+        guard let transformation = prototypeTransformation else { return (query, support) }
+        let layers = backbone.tapLayers
+        var shot = PrototypeTransformation.ShotTape(transformation, supportTaps: indices.map { supportTaps[$0] },
+                                                    tapLayers: indices.map { layers[$0] }, mask: mask)
+        var (q, s) = (query, support)
+        shot.apply(query: &q, support: &s)
+        return (q, s)
     }
 }

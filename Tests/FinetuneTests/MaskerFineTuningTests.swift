@@ -129,11 +129,17 @@ final class MaskerFineTuningTests: XCTestCase {
         for _ in 0..<50 { try run.step() }
         let after = try model.maskerLossAndGradients(run.episodes.episode(AdaptationPair(support: 0, query: 0))).loss
         let first = try XCTUnwrap(run.lossCurve.first)
-        // Measured: 0.4816 before, 0.4659 after 50 steps (the det-fill learner is no segmenter;
-        // the loss still falls at every step).
+        // Measured: 0.4816 before, 0.466 after 50 steps (the det-fill learner is no segmenter).
+        // The loss falls at 45 of the 49 steps; from step 35 Adam overshoots a few times (+0.0022,
+        // then three rises below 1e-3) and recovers. No pooled phase of ACPA changes during the
+        // run: the support's 4 x 4 layer-4 plane keeps one non-zero position, whose real terms
+        // are half negative whatever its sign (counting only the self-conjugate ones, as before,
+        // gave another constant and a curve that fell at every step). A wrong gradient sign
+        // would make most steps rise.
         XCTAssertLessThan(after, first * 0.98, "loss curve \(run.lossCurve)")
         XCTAssertEqual(run.lossCurve.count, 50)
-        XCTAssertTrue(zip(run.lossCurve, run.lossCurve.dropFirst()).allSatisfy { $1 < $0 }, "\(run.lossCurve)")
+        let rises = zip(run.lossCurve, run.lossCurve.dropFirst()).filter { $1 >= $0 }.count
+        XCTAssertLessThanOrEqual(rises, 8, "\(run.lossCurve)")
     }
 
     func testPairsWithAnEmptySupportMaskAreSkipped() throws {

@@ -4,8 +4,9 @@ import TensorCore
 import XCTest
 
 /// A det-fill PATNet saved as a checkpoint (`backbone.*`, `hpn_learner.*`,
-/// `reference_layer1..3.*`) runs through the commands that take a model, and `train` trains
-/// a fresh one (`--model patnet`) whose checkpoint carries its reference weights.
+/// `reference_layer1..3.*`) runs through the commands that take a model, `finetune` trains
+/// maskers on it, and `train` trains a fresh one (`--model patnet`) whose checkpoint carries
+/// its reference weights.
 final class PATNetWorkflowTests: CommandLineTestCase {
     let size = "96"
 
@@ -44,11 +45,28 @@ final class PATNetWorkflowTests: CommandLineTestCase {
                                 "--taps", "layer4.2", "--image-size", size, "--json"])
         XCTAssertEqual(analysed.status, 0, analysed.stderr)
 
-        // Masker fine-tuning through PATNet's transformation is not there yet: one line, no output.
-        assertFailsWithOneLine(try run(["finetune", "--checkpoint", model, "--adapt-image", image, "--adapt-mask", mask,
-                                        "--steps", "1", "--image-size", size, "--output", path("masker.safetensors")]),
-                               mentioning: ["PATNet", "not implemented"])
-        XCTAssertFalse(FileManager.default.fileExists(atPath: path("masker.safetensors")))
+        // Masker fine-tuning through PATNet's transformation (prototypes, pseudo-inverse): a
+        // fresh APM-M + ACPA moves, and the result runs in predict.
+        let tuned = try run(["finetune", "--checkpoint", model, "--adapt-image", image, "--adapt-mask", mask,
+                             "--adapt-image", query, "--adapt-mask", data + "/class-1/masks/002.png",
+                             "--steps", "3", "--lr", "0.1", "--image-size", size, "--output", path("masker.safetensors"), "--json"])
+        XCTAssertEqual(tuned.status, 0, tuned.stderr)
+        let masker = try SafetensorsFile.read(URL(fileURLWithPath: path("masker.safetensors")))
+        for name in ["apm.mask_amplitude", "apm.mask_phase"] {
+            let values = try XCTUnwrap(masker.tensors[name], name).scalars
+            XCTAssertEqual(values.count, 2048 * 3 * 3, name)
+            // A fresh APM starts at 1 everywhere; Adam's first steps move every entry the gradient reaches.
+            XCTAssertGreaterThan(values.filter { $0 != 1 }.count, values.count / 2, "\(name) did not move")
+        }
+        XCTAssertNotNil(masker.tensors["acpa.phase_attn.0.weight"])
+        let withMasker = try run(["predict", "--checkpoint", model, "--masker", path("masker.safetensors"), "--query", query,
+                                  "--support", image, "--support-mask", mask, "--image-size", size, "--output", path("pred-m.png")])
+        XCTAssertEqual(withMasker.status, 0, withMasker.stderr)
+        // Per-episode adaptation takes the same path.
+        let adapted = try run(["test", "--checkpoint", model, "--benchmark", "folder", "--datapath", data, "--shots", "1",
+                               "--episodes", "1", "--adapt", "episode", "--steps", "2", "--image-size", size])
+        XCTAssertEqual(adapted.status, 0, adapted.stderr)
+        XCTAssertTrue(adapted.stdout.contains("mIoU: "), adapted.stdout)
 
         // A fresh PATNet trains its learner and reference layers; the result runs in predict.
         let trained = try run(["train", "--backbone", "builtin:deterministic", "--model", "patnet", "--benchmark", "folder",
