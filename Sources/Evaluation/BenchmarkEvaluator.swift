@@ -40,7 +40,7 @@ public final class BenchmarkEvaluator {
     /// `cacheBytes` bounds the cached taps and prepared pictures together.
     public init(model: HSNet, dataset: TargetDataset, imageSize: Int, originalSize: Bool, cacheBytes: Int,
                 inputFilter: FeaturePlugin? = nil) throws {
-        try HSNet.checkImageSize(imageSize)
+        try model.checkImageSize(imageSize)
         self.model = model
         self.inputFilter = inputFilter
         self.dataset = dataset

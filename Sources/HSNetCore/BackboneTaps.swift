@@ -4,12 +4,14 @@ import TensorCore
 /// The names of the backbone taps HSNet correlates: `layer<L>.<block>`, the residual sum of
 /// that bottleneck before its final ReLU, in the order `HSNet.features(of:)` returns them.
 /// ResNet-50 has 13 (layer2.0 .. layer2.3, layer3.0 .. layer3.5, layer4.0 .. layer4.2),
-/// ResNet-101 30 (layer 3 runs to layer3.22).
+/// ResNet-101 30 (layer 3 runs to layer3.22). VGG-16's 7 are named by the pyramid they feed:
+/// layer2.0 .. layer2.2 (conv4_1 .. conv4_3 before their ReLU), layer3.0 .. layer3.2 (conv5_1
+/// .. conv5_3 before their ReLU) and layer4.0 (pool5).
 public struct BackboneTaps: Sendable {
-    public let depth: ResNetDepth
+    public let depth: BackboneKind
     public let names: [String]
 
-    public init(depth: ResNetDepth) {
+    public init(depth: BackboneKind) {
         self.depth = depth
         var names: [String] = []
         var seen: [Int: Int] = [:]
@@ -21,7 +23,7 @@ public struct BackboneTaps: Sendable {
     }
 
     /// The taps of `model`'s backbone.
-    public init(of model: HSNet) { self.init(depth: model.backbone.depth) }
+    public init(of model: HSNet) { self.init(depth: model.backbone.kind) }
 
     /// Every name some supported backbone has: what a command checks before it has loaded
     /// the model, which then decides (a ResNet-50 has no layer3.6).
@@ -30,7 +32,11 @@ public struct BackboneTaps: Sendable {
     /// The index of a tap by name.
     public func index(of name: String) throws -> Int {
         guard let index = names.firstIndex(of: name) else {
-            throw InputError("no backbone tap \"\(name)\" in \(depth.name) (the taps are layer2.0 .. layer2.\(depth.tapCount(layer: 2) - 1), layer3.0 .. layer3.\(depth.tapCount(layer: 3) - 1), layer4.0 .. layer4.\(depth.tapCount(layer: 4) - 1))")
+            let ranges = (2...4).map { layer in
+                let count = depth.tapCount(layer: layer)
+                return count == 1 ? "layer\(layer).0" : "layer\(layer).0 .. layer\(layer).\(count - 1)"
+            }
+            throw InputError("no backbone tap \"\(name)\" in \(depth.name) (the taps are \(ranges.joined(separator: ", ")))")
         }
         return index
     }

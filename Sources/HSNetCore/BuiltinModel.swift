@@ -7,6 +7,8 @@ public enum BuiltinModel: String, CaseIterable, Sendable {
     /// HSNet with deterministic pseudo-random weights (`HSNet.withDeterministicWeights()`):
     /// needs no download, shows that every step runs and how fast, never what HSNet can do.
     case deterministic = "builtin:deterministic"
+    /// The same with HSNet's VGG-16 backbone (`HSNet.withDeterministicWeights(backbone: .vgg16)`).
+    case deterministicVGG16 = "builtin:deterministic-vgg16"
     /// The demo model: the deterministic backbone with a learner trained by `cdfss train` on
     /// the synthetic `source` style (4 of its 6 classes, 250 Adam steps at 200 x 200;
     /// `scripts/demo-model.sh` reproduces it). It segments source-style pictures; what it does
@@ -28,6 +30,7 @@ public enum BuiltinModel: String, CaseIterable, Sendable {
     public func load() throws -> HSNet {
         switch self {
         case .deterministic: return try HSNet.withDeterministicWeights()
+        case .deterministicVGG16: return try HSNet.withDeterministicWeights(backbone: .vgg16)
         case .demo:
             let model = try HSNet.withDeterministicWeights()
             model.learner = try HPNLearner(stateDict: try Self.demoLearnerStateDict(), source: "the demo model")

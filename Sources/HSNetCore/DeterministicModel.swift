@@ -4,13 +4,13 @@ extension HSNet {
     /// HSNet with every backbone and learner parameter set by the det-fill rule of the
     /// reference fixtures (`detFill`): pseudo-random values of the right scale, the same on
     /// every machine. What the benchmarks and the fixture tests run on; no maskers installed.
-    public static func withDeterministicWeights(backbone depth: ResNetDepth = .resnet50) throws -> HSNet {
+    public static func withDeterministicWeights(backbone depth: BackboneKind = .resnet50) throws -> HSNet {
         try HSNet(stateDict: deterministicStateDict(backbone: depth), source: "deterministic weights")
     }
 
     /// The det-fill model as a checkpoint holds it (`backbone.*` with BatchNorm unfolded,
     /// `hpn_learner.*`).
-    public static func deterministicStateDict(backbone depth: ResNetDepth) -> [(name: String, tensor: Tensor)] {
+    public static func deterministicStateDict(backbone depth: BackboneKind) -> [(name: String, tensor: Tensor)] {
         let learner = HPNLearner.parameterShapes(backbone: depth).map {
             (name: "hpn_learner." + $0.name, tensor: detFill(name: "hpn_learner." + $0.name, shape: $0.shape))
         }
@@ -18,8 +18,8 @@ extension HSNet {
     }
 
     /// The det-fill backbone as a checkpoint holds it (`backbone.*`, BatchNorm unfolded).
-    public static func deterministicBackboneStateDict(depth: ResNetDepth) -> [(name: String, tensor: Tensor)] {
-        ResNetBackbone.parameterShapes(depth: depth).map { (name: "backbone." + $0.name, tensor: detFill(name: "backbone." + $0.name, shape: $0.shape)) }
+    public static func deterministicBackboneStateDict(depth: BackboneKind) -> [(name: String, tensor: Tensor)] {
+        Backbone.parameterShapes(kind: depth).map { (name: "backbone." + $0.name, tensor: detFill(name: "backbone." + $0.name, shape: $0.shape)) }
     }
 }
 
@@ -28,7 +28,7 @@ extension HSNet {
     /// and the unused biases) by the same rule, as `scripts/fixtures/patnet_references.py`
     /// builds the published model.
     public static func withDeterministicPATNetWeights(backbone depth: ResNetDepth = .resnet50) throws -> HSNet {
-        try HSNet(stateDict: deterministicStateDict(backbone: depth) + deterministicReferenceLayers(),
+        try HSNet(stateDict: deterministicStateDict(backbone: BackboneKind(depth)) + deterministicReferenceLayers(),
                   source: "deterministic weights")
     }
 

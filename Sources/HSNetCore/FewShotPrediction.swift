@@ -59,6 +59,16 @@ extension HSNet {
         }
     }
 
+    /// `checkImageSize`, and for this model's backbone, whose layer-4 taps must not be empty
+    /// (VGG-16 needs 32: `BackboneKind.minimumImageSize`).
+    public func checkImageSize(_ size: Int) throws {
+        try Self.checkImageSize(size)
+        let kind = backbone.kind
+        guard size >= kind.minimumImageSize else {
+            throw InputError("image size \(size) is too small (HSNet with a \(kind.name) backbone needs at least \(kind.minimumImageSize))")
+        }
+    }
+
     /// Refuses a support mask without foreground at the network size: HSNet multiplies the
     /// support features by the mask, so an empty one leaves nothing to correlate with and the
     /// prediction means nothing. The message says why a mask that looks right is empty: 0/1
@@ -86,7 +96,7 @@ extension HSNet {
     /// size and returned (`FewShotPrediction.networkLogits`).
     public func predict(query: RGBImage, supports: [RGBImage], supportMasks: [GrayImage],
                         imageSize: Int = 400, keepingNetworkLogits: Bool = false) throws -> FewShotPrediction {
-        try Self.checkImageSize(imageSize)
+        try checkImageSize(imageSize)
         guard !supports.isEmpty else { throw InputError("no support image given (one or more are needed)") }
         guard supports.count == supportMasks.count else {
             throw InputError("\(supports.count) support images but \(supportMasks.count) support masks (one mask per image)")

@@ -6,11 +6,12 @@ import TensorCore
 /// the support masking, then one channel phase attention on both (`layer4.query.masked`,
 /// `layer4.support.masked`). The same placement works at every tap group: a layer's maskers are
 /// shared by its taps and by both images, and each layer has its own, shaped for its features
-/// (ResNet: 512, 1024, 2048 channels on layers 2, 3, 4; 50 x 50, 25 x 25, 13 x 13 at 400 x 400).
+/// (ResNet: 512, 1024, 2048 channels on layers 2, 3, 4; 50 x 50, 25 x 25, 13 x 13 at 400 x 400;
+/// VGG-16: 512 channels, 50 x 50, 25 x 25, 12 x 12).
 extension HSNet {
     /// The channels of the taps of `layer` (2, 3 or 4): what a masker there must fit.
     public func tapChannels(layer: Int) -> Int {
-        ResNetBackbone.layerChannels[layer - 1]
+        backbone.kind.channels(layer: layer)
     }
 
     /// The four slots of a layer's frequency maskers: APM's two, then ACPA's two.
@@ -58,10 +59,10 @@ extension HSNet {
         let channels = tapChannels(layer: layer)
         let prefix = MaskerState.layerPrefix(layer)
         if let apm = amplitudePhase {
-            let size = Self.featureSize(layer: layer, imageHeight: imageSize, imageWidth: imageSize)
+            let size = featureSize(layer: layer, imageHeight: imageSize, imageWidth: imageSize)
             guard apm.height == size.height, apm.width == size.width else {
                 throw InputError("\(prefix)apm masks are \(apm.height) x \(apm.width) but the layer-\(layer) features of a \(imageSize) x \(imageSize) image are \(size.height) x \(size.width)"
-                    + Self.imageSizeHint(layer: layer, height: apm.height, width: apm.width))
+                    + Self.imageSizeHint(layer: layer, height: apm.height, width: apm.width, backbone: backbone.kind))
             }
             guard apm.variant == .shared || apm.maskChannels == channels else {
                 throw InputError("\(prefix)apm masks have \(apm.maskChannels) channels, the layer-\(layer) features have \(channels)"
@@ -90,7 +91,7 @@ extension HSNet {
                 throw InputError("maskers for layer \(layer): HSNet correlates layers 2, 3 and 4")
             }
             let channels = tapChannels(layer: layer)
-            let size = Self.featureSize(layer: layer, imageHeight: imageSize, imageWidth: imageSize)
+            let size = featureSize(layer: layer, imageHeight: imageSize, imageWidth: imageSize)
             parts[layer] = MaskerState.LayerMaskers(
                 amplitudePhase: amplitudePhase.map { AmplitudePhaseMasker(variant: $0, channels: channels, height: size.height, width: size.width) },
                 channelAttention: channelAttention ? ChannelPhaseAttention(channels: channels, generator: &generator) : nil)
@@ -128,9 +129,9 @@ extension HSNet {
     }
 
     /// ", image sizes 385...416 give 13 x 13", or empty when no square size does.
-    static func imageSizeHint(layer: Int, height: Int, width: Int) -> String {
+    static func imageSizeHint(layer: Int, height: Int, width: Int, backbone kind: BackboneKind = .resnet50) -> String {
         guard height == width else { return "" }
-        let sizes = (1...8192).filter { featureSize(layer: layer, imageHeight: $0, imageWidth: $0).height == height }
+        let sizes = (1...8192).filter { kind.featureSize(layer: layer, imageHeight: $0, imageWidth: $0).height == height }
         guard let low = sizes.first, let high = sizes.last else { return "" }
         return "; image sizes \(low)...\(high) give \(height) x \(width)"
     }

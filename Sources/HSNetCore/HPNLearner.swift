@@ -41,11 +41,11 @@ public struct HPNLearner {
     }
 
     /// Squeezing blocks (one per pyramid, as many input channels as the backbone has taps in
-    /// that layer: 3, 6, 4 for ResNet-50 and 3, 23, 4 for ResNet-101, HSNet's
+    /// that layer: 3, 6, 4 for ResNet-50, 3, 23, 4 for ResNet-101 and 1, 3, 3 for VGG-16, HSNet's
     /// `reversed(nbottlenecks[-3:])`) and mixing blocks, with the kernel sizes and support
     /// strides that bring every pyramid's support dims to the same small size (2 x 2 at a
     /// 400 x 400 image).
-    static func blockSpecs(backbone depth: ResNetDepth) -> [BlockSpec] {
+    static func blockSpecs(backbone depth: BackboneKind) -> [BlockSpec] {
         [
             BlockSpec(name: "encoder_layer4", inputChannels: depth.tapCount(layer: 4), outputChannels: [16, 64, 128], kernelSizes: [3, 3, 3], supportStrides: [2, 2, 2]),
             BlockSpec(name: "encoder_layer3", inputChannels: depth.tapCount(layer: 3), outputChannels: [16, 64, 128], kernelSizes: [5, 3, 3], supportStrides: [4, 2, 2]),
@@ -61,7 +61,7 @@ public struct HPNLearner {
     ]
 
     /// The backbone whose taps the squeezing blocks take.
-    public let backboneDepth: ResNetDepth
+    public let backboneKind: BackboneKind
     public var encoderLayer4: BuildingBlock
     public var encoderLayer3: BuildingBlock
     public var encoderLayer2: BuildingBlock
@@ -72,7 +72,7 @@ public struct HPNLearner {
 
     /// Names (relative to `hpn_learner.`) and shapes of every parameter, in PyTorch's order,
     /// for the learner of a `depth` backbone.
-    public static func parameterShapes(backbone depth: ResNetDepth) -> [(name: String, shape: [Int])] {
+    public static func parameterShapes(backbone depth: BackboneKind) -> [(name: String, shape: [Int])] {
         var shapes: [(name: String, shape: [Int])] = []
         for spec in blockSpecs(backbone: depth) {
             var inputChannels = spec.inputChannels
@@ -96,7 +96,7 @@ public struct HPNLearner {
     /// Loads the learner from a state dict whose learner entries start with `prefix`
     /// (`hpn_learner.` in an HSNet checkpoint), for a `backbone` of that depth. Every problem
     /// is reported in one `InputError`.
-    public init(stateDict: [(name: String, tensor: Tensor)], prefix: String = "hpn_learner.", backbone depth: ResNetDepth = .resnet50,
+    public init(stateDict: [(name: String, tensor: Tensor)], prefix: String = "hpn_learner.", backbone depth: BackboneKind = .resnet50,
                 source: String = "state dict") throws {
         let reader = try StateDictReader(stateDict, source: source)
         let learner = Self.load(from: reader, prefix: prefix, backbone: depth)
@@ -104,9 +104,9 @@ public struct HPNLearner {
         self = learner!
     }
 
-    init(backbone depth: ResNetDepth, blocks: [BuildingBlock], decoder: [Conv2d]) {
+    init(backbone depth: BackboneKind, blocks: [BuildingBlock], decoder: [Conv2d]) {
         precondition(blocks.count == 5 && decoder.count == 4)
-        backboneDepth = depth
+        backboneKind = depth
         encoderLayer4 = blocks[0]
         encoderLayer3 = blocks[1]
         encoderLayer2 = blocks[2]
@@ -116,7 +116,7 @@ public struct HPNLearner {
     }
 
     /// Reads every learner parameter under `prefix`; nil when any is missing or misshapen.
-    static func load(from reader: StateDictReader, prefix: String, backbone depth: ResNetDepth) -> HPNLearner? {
+    static func load(from reader: StateDictReader, prefix: String, backbone depth: BackboneKind) -> HPNLearner? {
         var blocks: [BuildingBlock] = []
         var complete = true
         for spec in blockSpecs(backbone: depth) {
@@ -255,7 +255,7 @@ extension HPNLearner {
     public var namedParameters: [(name: String, tensor: Tensor)] {
         var named: [(name: String, tensor: Tensor)] = []
         let blocks = [encoderLayer4, encoderLayer3, encoderLayer2, encoderLayer4to3, encoderLayer3to2]
-        for (spec, block) in zip(Self.blockSpecs(backbone: backboneDepth), blocks) {
+        for (spec, block) in zip(Self.blockSpecs(backbone: backboneKind), blocks) {
             for (i, (convolution, norm)) in zip(block.convolutions, block.norms).enumerated() {
                 for (conv, layer) in [("conv1", convolution.conv1), ("conv2", convolution.conv2)] {
                     named.append(("\(spec.name).\(3 * i).\(conv).weight", layer.weight))

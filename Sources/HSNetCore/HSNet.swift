@@ -2,7 +2,7 @@ import Dispatch
 import FreqMask
 import TensorCore
 
-/// The hypercorrelation squeeze network (HSNet, ResNet-50 or ResNet-101) with named plug-in slots,
+/// The hypercorrelation squeeze network (HSNet, with any `BackboneKind`) with named plug-in slots,
 /// and PATNet, which is HSNet with a `prototypeTransformation`.
 ///
 /// One episode: the backbone taps (13 or 30) of the query and of each support image; plug-ins of the
@@ -11,7 +11,7 @@ import TensorCore
 /// `.masked` slots; PATNet's transformation of the query and support taps; the three
 /// correlation pyramids; the learner; logits bilinearly resized to the image size.
 public final class HSNet {
-    public var backbone: ResNetBackbone
+    public var backbone: Backbone
     public var learner: HPNLearner
     /// Plug-ins acting on the backbone features (see `PluginSlot`); empty for plain HSNet.
     public var plugins = PluginSlots()
@@ -28,24 +28,25 @@ public final class HSNet {
     /// cdfss's maskers on layers 3 and 2 (`MaskerState`).
     public static let defaultPluginPrefixes = ["apm", "acpa", "layer3.apm", "layer3.acpa", "layer2.apm", "layer2.acpa"]
 
-    public init(backbone: ResNetBackbone, learner: HPNLearner) {
-        precondition(backbone.depth == learner.backboneDepth,
-                     "the learner squeezes the taps of a \(learner.backboneDepth.name), the backbone is a \(backbone.depth.name)")
+    public init(backbone: Backbone, learner: HPNLearner) {
+        precondition(backbone.kind == learner.backboneKind,
+                     "the learner squeezes the taps of a \(learner.backboneKind.name), the backbone is a \(backbone.kind.name)")
         self.backbone = backbone
         self.learner = learner
     }
 
     /// Builds the model from an HSNet state dict: `backbone.*` and `hpn_learner.*` map 1:1 to
     /// the PyTorch names; entries under `pluginPrefixes` are kept in `pluginTensors`. The
-    /// backbone's depth (ResNet-50 or ResNet-101) is recognised from its names and the learner
+    /// backbone's kind (`BackboneKind`) is recognised from its names and the learner
     /// is read for it.
     ///
     /// When `backboneStateDict` is given, the backbone comes from it instead (torchvision's
-    /// ImageNet ResNet-50 or ResNet-101 file, names without `backbone.`, its `fc.*` head
-    /// ignored; or names with `backbone.`), and `stateDict` must then hold no `backbone.*` entries.
+    /// ImageNet ResNet-50, ResNet-101 or VGG-16 file, names without `backbone.`, its `fc.*` or
+    /// `classifier.*` head ignored; or names with `backbone.`), and `stateDict` must then hold
+    /// no `backbone.*` entries.
     ///
     /// Missing entries, entries of the wrong shape and entries nobody expects are all listed in
-    /// one `InputError`, by name; a checkpoint of another model (HSNet-VGG-16, PATNet) is
+    /// one `InputError`, by name; a checkpoint of another model (PATNet, a VGG with BatchNorm) is
     /// refused in one line naming the models cdfss runs.
     public convenience init(stateDict: [(name: String, tensor: Tensor)],
                             backboneStateDict: [(name: String, tensor: Tensor)]? = nil,
@@ -54,61 +55,69 @@ public final class HSNet {
         try SupportedModels.check(stateDict.map(\.name), source: source)
         if let backboneStateDict { try SupportedModels.check(backboneStateDict.map(\.name), source: backboneSource) }
         let reader = try StateDictReader(stateDict, source: source)
-        let backbone: ResNetBackbone?
+        let backbone: Backbone?
         if let backboneStateDict {
             if let clash = stateDict.first(where: { $0.name.hasPrefix("backbone.") }) {
                 throw InputError("\(source): holds backbone parameters (\(clash.name)) although a separate backbone was given; give only one of them")
             }
             let prefix = backboneStateDict.contains { $0.name.hasPrefix("backbone.") } ? "backbone." : ""
-            backbone = try ResNetBackbone(stateDict: backboneStateDict, prefix: prefix, source: backboneSource)
+            backbone = try Backbone(stateDict: backboneStateDict, prefix: prefix, source: backboneSource)
         } else {
             if !stateDict.contains(where: { $0.name.hasPrefix("backbone.") }) {
-                let looksTorchvision = stateDict.contains { $0.name == "layer1.0.conv1.weight" }
-                let depth = ResNetDepth.recognised(in: stateDict.lazy.map(\.name), prefix: "")
+                let looksTorchvision = stateDict.contains { $0.name == "layer1.0.conv1.weight" || $0.name == "features.0.weight" }
+                let kind = BackboneKind.recognised(in: stateDict.lazy.map(\.name), prefix: "")
                 throw InputError("\(source): has no backbone.* parameters"
-                    + (looksTorchvision ? " (it looks like a torchvision \(depth.name) file: give it as the backbone, with an HSNet checkpoint for the learner)"
-                                        : " (give a ResNet-50 or ResNet-101 backbone state dict as well)"))
+                    + (looksTorchvision ? " (it looks like a torchvision \(kind.name) file: give it as the backbone, with an HSNet checkpoint for the learner)"
+                                        : " (give a \(BackboneKind.namesList) backbone state dict as well)"))
             }
-            let depth = ResNetDepth.recognised(in: stateDict.lazy.map(\.name), prefix: "backbone.")
-            backbone = ResNetBackbone.load(from: reader, prefix: "backbone.", depth: depth)
-            // HSNet keeps torchvision's whole ResNet as its backbone, so its checkpoints
-            // carry the unused ImageNet classifier too.
-            _ = reader.takeAll(prefix: "backbone.fc.")
+            let kind = BackboneKind.recognised(in: stateDict.lazy.map(\.name), prefix: "backbone.")
+            backbone = Backbone.load(from: reader, prefix: "backbone.", kind: kind)
+            Backbone.ignoreClassifier(reader, prefix: "backbone.", kind: kind)
         }
-        // A backbone that failed to load still tells the learner's depth: the names decide it.
-        let depth = backbone?.depth ?? ResNetDepth.recognised(in: stateDict.lazy.map(\.name), prefix: "backbone.")
-        try Self.checkLearnerFits(stateDict, backbone: depth, source: source)
-        let learner = HPNLearner.load(from: reader, prefix: "hpn_learner.", backbone: depth)
+        // A backbone that failed to load still tells the learner's kind: the names decide it.
+        let kind = backbone?.kind ?? BackboneKind.recognised(in: stateDict.lazy.map(\.name), prefix: "backbone.")
+        try Self.checkLearnerFits(stateDict, backbone: kind, source: source)
+        let learner = HPNLearner.load(from: reader, prefix: "hpn_learner.", backbone: kind)
         let transformation = try Self.readPrototypeTransformation(stateDict, reader: reader)
+        if transformation != nil, kind == .vgg16 {
+            throw InputError("\(source): holds PATNet, which cdfss does not run with a VGG-16 backbone; cdfss supports \(SupportedModels.description)")
+        }
         var pluginEntries: [String: Tensor] = [:]
         for prefix in pluginPrefixes {
             for (name, tensor) in reader.takeAll(prefix: prefix + ".") { pluginEntries[prefix + "." + name] = tensor }
         }
-        try reader.finish(what: "\(SupportedModels.isPATNet(stateDict.map(\.name)) ? "PATNet" : "HSNet") (\(depth.name))")
+        try reader.finish(what: "\(SupportedModels.isPATNet(stateDict.map(\.name)) ? "PATNet" : "HSNet") (\(kind.name))")
         self.init(backbone: backbone!, learner: learner!)
         pluginTensors = pluginEntries
         prototypeTransformation = transformation
     }
 
-    /// A learner trained on the other depth's taps is told in one line rather than as a list
+    /// A learner trained on another backbone's taps is told in one line rather than as a list
     /// of misshapen squeezing weights (layer 3 gives 6 taps in ResNet-50, 23 in ResNet-101).
-    static func checkLearnerFits(_ stateDict: [(name: String, tensor: Tensor)], backbone depth: ResNetDepth, source: String) throws {
+    static func checkLearnerFits(_ stateDict: [(name: String, tensor: Tensor)], backbone kind: BackboneKind, source: String) throws {
         guard let first = stateDict.first(where: { $0.name == "hpn_learner.encoder_layer3.0.conv1.weight" })?.tensor,
-              first.rank == 4, first.shape[1] != depth.tapCount(layer: 3),
-              let trained = ResNetDepth.allCases.first(where: { $0.tapCount(layer: 3) == first.shape[1] }) else { return }
-        throw InputError("\(source): its learner squeezes the taps of a \(trained.name), but the backbone is a \(depth.name)")
+              first.rank == 4, first.shape[1] != kind.tapCount(layer: 3),
+              let trained = BackboneKind.allCases.first(where: { $0.tapCount(layer: 3) == first.shape[1] }) else { return }
+        throw InputError("\(source): its learner squeezes the taps of a \(trained.name), but the backbone is a \(kind.name)")
     }
 
     // MARK: Geometry
 
-    /// The spatial size of the taps of `layer` (2, 3 or 4) for a `height` x `width` image.
-    public static func featureSize(layer: Int, imageHeight: Int, imageWidth: Int) -> (height: Int, width: Int) {
-        ResNetBackbone.tapSizes(imageHeight: imageHeight, imageWidth: imageWidth)[layer]!
+    /// The spatial size of the taps of `layer` (2, 3 or 4) for a `height` x `width` image,
+    /// with a backbone of `kind`.
+    public static func featureSize(layer: Int, imageHeight: Int, imageWidth: Int,
+                                   backbone kind: BackboneKind = .resnet50) -> (height: Int, width: Int) {
+        kind.featureSize(layer: layer, imageHeight: imageHeight, imageWidth: imageWidth)
+    }
+
+    /// The spatial size of this model's taps of `layer` for a `height` x `width` image.
+    public func featureSize(layer: Int, imageHeight: Int, imageWidth: Int) -> (height: Int, width: Int) {
+        backbone.kind.featureSize(layer: layer, imageHeight: imageHeight, imageWidth: imageWidth)
     }
 
     // MARK: Steps of an episode
 
-    /// The backbone taps of `image` [1, 3, H, W] (13 or 30, layer 2 first).
+    /// The backbone taps of `image` [1, 3, H, W] (13, 30 or 7, layer 2 first).
     public func features(of image: Tensor) -> [Tensor] {
         backbone.features(image)
     }
@@ -285,7 +294,7 @@ public final class HSNet {
     public func predict(query: Tensor, supports: Tensor, supportMasks: Tensor,
                         outputSize: (height: Int, width: Int)? = nil,
                         observe: ((String, Tensor) -> Void)? = nil) throws -> Tensor {
-        try Self.checkEpisode(query: query, supports: supports, supportMasks: supportMasks)
+        try Self.checkEpisode(query: query, supports: supports, supportMasks: supportMasks, backbone: backbone.kind)
         let (shots, height, width) = (supports.shape[0], query.shape[2], query.shape[3])
         let output = outputSize ?? (height, width)
         guard output.height > 0, output.width > 0 else {
@@ -338,13 +347,14 @@ public final class HSNet {
     }
 
     /// Checks the shapes of an episode's tensors, naming the one that does not fit.
-    static func checkEpisode(query: Tensor, supports: Tensor, supportMasks: Tensor) throws {
+    static func checkEpisode(query: Tensor, supports: Tensor, supportMasks: Tensor, backbone kind: BackboneKind = .resnet50) throws {
         guard query.rank == 4, query.shape[0] == 1, query.shape[1] == 3 else {
             throw InputError("query image tensor has shape \(query.shapeDescription), expected [1, 3, height, width]")
         }
         let (height, width) = (query.shape[2], query.shape[3])
-        guard height >= 16, width >= 16 else {
-            throw InputError("query image is \(height) x \(width), HSNet needs at least 16 x 16")
+        let minimum = kind.minimumImageSize
+        guard height >= minimum, width >= minimum else {
+            throw InputError("query image is \(height) x \(width), HSNet with a \(kind.name) backbone needs at least \(minimum) x \(minimum)")
         }
         guard supports.rank == 4, supports.shape[0] >= 1, supports.shape[1] == 3 else {
             throw InputError("support image tensor has shape \(supports.shapeDescription), expected [shots, 3, height, width]")

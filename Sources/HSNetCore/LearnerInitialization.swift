@@ -6,7 +6,7 @@ extension HPNLearner {
     /// uniform with a = sqrt(5)), GroupNorm's weight 1 and bias 0. The draws come from a
     /// SplitMix64 stream per parameter, seeded by `seed` and the parameter's name, so a run is
     /// the same on every machine (not the same numbers as torch's generator).
-    public static func freshlyInitialized(seed: UInt64, backbone depth: ResNetDepth = .resnet50) throws -> HPNLearner {
+    public static func freshlyInitialized(seed: UInt64, backbone depth: BackboneKind = .resnet50) throws -> HPNLearner {
         let parameterShapes = parameterShapes(backbone: depth)
         let parameters = parameterShapes.map { entry -> (name: String, tensor: Tensor) in
             let isNorm = entry.shape.count == 1 && !entry.name.contains(".conv") && !entry.name.hasPrefix("decoder")

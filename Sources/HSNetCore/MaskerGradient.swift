@@ -62,7 +62,7 @@ extension HSNet {
         let (height, width) = (query.shape[2], query.shape[3])
         let supportPlane = try Self.maskPlane(supportMask, what: "support mask", height: height, width: width)
         let queryPlane = try Self.maskPlane(queryMask, what: "query mask", height: height, width: width)
-        try Self.checkEpisode(query: query, supports: support, supportMasks: supportPlane.reshaped([1, height, width]))
+        try Self.checkEpisode(query: query, supports: support, supportMasks: supportPlane.reshaped([1, height, width]), backbone: backbone.kind)
         guard support.shape[0] == 1 else {
             throw InputError("support image tensor has shape \(support.shapeDescription): the masker gradient takes one support image [1, 3, height, width]")
         }
@@ -86,7 +86,7 @@ extension HSNet {
         if let bad = queryPlane.scalars.first(where: { $0 != 0 && $0 != 1 }) {
             throw InputError("query mask holds \(bad); a training target must hold only 0 (background) and 1 (foreground)")
         }
-        let expected = Self.featureSize(layer: 4, imageHeight: height, imageWidth: width)
+        let expected = featureSize(layer: 4, imageHeight: height, imageWidth: width)
         let layer4Index = layers.lastIndex(of: 4)!
         for (what, taps) in [("query", queryTaps), ("support", supportTaps)]
         where taps[layer4Index].rank != 4 || Array(taps[layer4Index].shape.suffix(2)) != [expected.height, expected.width] {

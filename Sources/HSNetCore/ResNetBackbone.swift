@@ -27,19 +27,6 @@ public struct ResNetBackbone {
     /// The backbone layer of each tap (see `ResNetDepth.tapLayers`).
     public var tapLayers: [Int] { depth.tapLayers }
 
-    /// Loads the backbone from a state dict, with every name under `prefix` (`backbone.` inside
-    /// an HSNet checkpoint, empty for torchvision's ImageNet file, whose `fc.*` head is
-    /// accepted and ignored). The depth is recognised from the names
-    /// (`ResNetDepth.recognised(in:prefix:)`). Every problem is reported in one `InputError`.
-    public init(stateDict: [(name: String, tensor: Tensor)], prefix: String = "", source: String = "state dict") throws {
-        let depth = ResNetDepth.recognised(in: stateDict.lazy.map(\.name), prefix: prefix)
-        let reader = try StateDictReader(stateDict, source: source)
-        let backbone = Self.load(from: reader, prefix: prefix, depth: depth)
-        _ = reader.takeAll(prefix: prefix + "fc.")
-        try reader.finish(what: "a \(depth.name) backbone")
-        self = backbone!
-    }
-
     /// The parameter names (relative to the backbone) and shapes, in torchvision's order,
     /// `num_batches_tracked` excluded.
     public static func parameterShapes(depth: ResNetDepth) -> [(name: String, shape: [Int])] {

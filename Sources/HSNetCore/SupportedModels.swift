@@ -1,17 +1,21 @@
 import TensorCore
 
-/// The models cdfss runs, and the recognisable checkpoints of those it does not: the published
-/// HSNet code also trains a VGG-16 backbone (`backbone.features.*`). Without this check such a
-/// file would fail with a list of hundreds of missing names. PATNet (HSNet with
-/// `reference_layer1..3`) is run: `HSNet.prototypeTransformation`.
+/// The models cdfss runs, and the recognisable checkpoints of those it does not: torchvision's
+/// VGG-16 with BatchNorm (`vgg16_bn`, whose `features.*` indices differ from VGG-16's) is no
+/// backbone HSNet publishes, and PATNet is published (and run here) with ResNets only. Without
+/// this check such a file would fail with a list of hundreds of missing names. PATNet (HSNet
+/// with `reference_layer1..3`) is run: `HSNet.prototypeTransformation`.
 public enum SupportedModels {
     /// How the refusal names the supported models.
-    public static let description = "HSNet or PATNet with a ResNet-50 or ResNet-101 backbone"
+    public static let description = "HSNet with a \(BackboneKind.namesList) backbone, or PATNet with a ResNet-50 or ResNet-101 backbone"
 
     /// The unsupported model whose parameters `names` hold, if one is recognised.
     public static func unsupportedModel(in names: [String]) -> String? {
-        if names.contains(where: { $0.hasPrefix("backbone.features.") || $0.hasPrefix("features.") }) {
-            return "a VGG-16 backbone"
+        if names.contains(where: { ($0.hasPrefix("backbone.features.") || $0.hasPrefix("features.")) && $0.hasSuffix(".running_mean") }) {
+            return "a VGG backbone with BatchNorm (vgg16_bn)"
+        }
+        if isPATNet(names), names.contains(where: { $0.hasPrefix("backbone.features.") }) {
+            return "PATNet with a VGG-16 backbone"
         }
         return nil
     }
@@ -33,15 +37,15 @@ extension SupportedModels {
         }
         let hasLearner = names.contains { $0.hasPrefix("hpn_learner.") }
         if hasLearner, names.contains(where: { $0.hasPrefix("backbone.") }) {
-            let depth = ResNetDepth.recognised(in: names, prefix: "backbone.").name
-            if isPATNet(names) { return "yes: PATNet (\(depth))" }
-            return "yes: HSNet with a \(depth) backbone"
+            let kind = BackboneKind.recognised(in: names, prefix: "backbone.").name
+            if isPATNet(names) { return "yes: PATNet (\(kind))" }
+            return "yes: HSNet with a \(kind) backbone"
         }
         if hasLearner {
             return "as --checkpoint with --backbone-weights (the learner alone)"
         }
-        if names.contains("layer1.0.conv1.weight") {
-            return "as --backbone-weights (a \(ResNetDepth.recognised(in: names, prefix: "").name))"
+        if names.contains("layer1.0.conv1.weight") || names.contains("features.0.weight") {
+            return "as --backbone-weights (a \(BackboneKind.recognised(in: names, prefix: "").name))"
         }
         return "no: cdfss supports \(description)"
     }

@@ -23,8 +23,8 @@ struct AnalyzeActivationCommand: ParsableCommand {
     @Option(help: "The picture (PNG, JPEG or TIFF).")
     var image: String
 
-    @Option(help: "The tap to draw (layer2.0 .. layer4.2).")
-    var tap = "layer4.2"
+    @Option(help: "The tap to draw (layer2.0 .. layer4.2; by default the last: layer4.2 of a ResNet, layer4.0 of VGG-16).")
+    var tap: String?
 
     @Option(help: "Where to write the picture (PNG).")
     var output: String
@@ -35,7 +35,7 @@ struct AnalyzeActivationCommand: ParsableCommand {
     func validate() throws {
         try HSNet.checkImageSize(model.imageSize)
         try OutputFormat.png.check(output, option: "--output")
-        _ = try BackboneTaps.anyBackbone.index(of: tap)
+        if let tap { _ = try BackboneTaps.anyBackbone.index(of: tap) }
         if let html { try OutputFormat.html.check(html, option: "--html") }
     }
 
@@ -49,25 +49,27 @@ struct AnalyzeActivationCommand: ParsableCommand {
         try check.prepare()
         let picture = try RGBImage(contentsOf: URL(fileURLWithPath: image))
         let network = try ModelSource.load(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
+        try network.checkImageSize(model.imageSize)
         let maskers = try MaskerChoice(masker: model.masker, noMasker: model.noMasker)
             .install(into: network, checkpoint: model.checkpoint, imageSize: model.imageSize)
-        let index = try BackboneTaps(of: network).index(of: tap)
+        let tapName = tap ?? BackboneTaps(of: network).names.last!
+        let index = try BackboneTaps(of: network).index(of: tapName)
         let taps = network.features(of: imageTensor(picture, size: model.imageSize))
         let layer = network.backbone.tapLayers[index]
         let hasPlugins = PluginSlot.Stage.allCases.contains { !network.plugins[try! PluginSlot(layer: layer, role: .query, stage: $0)].isEmpty }
         let with = hasPlugins ? try network.queryFeatures(fromTaps: taps)[index] : nil
-        let figure = DiagnosticPictures.activation(picture: picture, tapName: tap, without: taps[index], with: with)
+        let figure = DiagnosticPictures.activation(picture: picture, tapName: tapName, without: taps[index], with: with)
         let outputs = StagedOutputs()
         try outputs.stage(PNGWriter.encode(figure), to: URL(fileURLWithPath: output))
         if let html {
             let configuration: [(key: String, value: String)] = [
                 ("checkpoint", model.checkpoint), ("maskers", maskers.description), ("picture", image),
-                ("image size", "\(model.imageSize) x \(model.imageSize)"), ("tap", tap), ("PNG", output),
+                ("image size", "\(model.imageSize) x \(model.imageSize)"), ("tap", tapName), ("PNG", output),
             ]
-            try DiagnosticPages.activation(figure, tap: tap, configuration: configuration, generator: "cdfss \(CDFSS.version) analyze activation")
+            try DiagnosticPages.activation(figure, tap: tapName, configuration: configuration, generator: "cdfss \(CDFSS.version) analyze activation")
                 .stage(to: URL(fileURLWithPath: html), in: outputs)
         }
         try outputs.commit()
-        print("wrote \(output): \(tap) channel mean \(hasPlugins ? "without and with" : "without") plug-ins (maskers \(maskers.description))")
+        print("wrote \(output): \(tapName) channel mean \(hasPlugins ? "without and with" : "without") plug-ins (maskers \(maskers.description))")
     }
 }

@@ -93,6 +93,7 @@ struct AnalyzeCorrelationCommand: ParsableCommand {
         let paths = try pictures()
         if let out { try outputs.createFolder(URL(fileURLWithPath: out), option: "--out") }
         let network = try ModelSource.load(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
+        try network.checkImageSize(model.imageSize)
         let maskers = try MaskerChoice(masker: model.masker, noMasker: model.noMasker)
             .install(into: network, checkpoint: model.checkpoint, imageSize: model.imageSize)
         let analysis = CorrelationAnalysis(model: network, taps: try BackboneTaps(of: network).parse(taps))

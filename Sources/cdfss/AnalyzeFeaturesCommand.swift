@@ -70,6 +70,7 @@ struct AnalyzeFeaturesCommand: ParsableCommand {
             throw InputError("\(supportMask!): the mask has no foreground at \(size) x \(size); a support needs some")
         }
         let network = try ModelSource.load(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
+        try network.checkImageSize(model.imageSize)
         let maskers = try MaskerChoice(masker: model.masker, noMasker: model.noMasker)
             .install(into: network, checkpoint: model.checkpoint, imageSize: size)
         let tapIndices = try BackboneTaps(of: network).parse(taps)

@@ -128,12 +128,13 @@ struct AnalyzeFilterSweepCommand: ParsableCommand {
         let plans = try sampler.plan(episodes: episodes, shard: shard)
         // Which shard a task runs goes to its log, once it is known to have episodes.
         if let scheduled = try sharding.resolved() { FileHandle.standardError.write(Data((scheduled.description + "\n").utf8)) }
+        let network = try ModelSource.load(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
+        try network.checkImageSize(model.imageSize)
         let plane = target == .image ? (height: model.imageSize, width: model.imageSize)
-            : HSNet.featureSize(layer: 4, imageHeight: model.imageSize, imageWidth: model.imageSize)
+            : network.featureSize(layer: 4, imageHeight: model.imageSize, imageWidth: model.imageSize)
         let filters = try FilterSweep.filters(kinds: kinds.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
                                               radii: try parsedRadii(), parts: try parsedParts(), bandWidth: bandWidth,
                                               height: plane.height, width: plane.width)
-        let network = try ModelSource.load(checkpoint: model.checkpoint, backboneWeights: model.backboneWeights)
         let maskers = try MaskerChoice(masker: model.masker, noMasker: model.noMasker)
             .install(into: network, checkpoint: model.checkpoint, imageSize: model.imageSize)
         let runner = FilterSweep(model: network, dataset: dataset, plans: plans, imageSize: model.imageSize, target: target,

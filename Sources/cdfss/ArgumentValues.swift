@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Evaluation
 import Finetune
+import HSNetCore
 import Report
 
 // The library's enumerations as option values, in one place: ArgumentParser lists their
@@ -9,3 +10,4 @@ import Report
 extension BenchmarkKind: ExpressibleByArgument {}
 extension SyntheticStyle: ExpressibleByArgument {}
 extension FineTuneSettings.Algorithm: ExpressibleByArgument {}
+extension BackboneKind: ExpressibleByArgument {}

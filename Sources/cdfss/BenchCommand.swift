@@ -19,7 +19,8 @@ struct BenchCommand: ParsableCommand {
             episode: one 1-shot HSNet episode at 400 x 400 with APM-M and ACPA in layer 4 \
             (backbone on both images, correlations, learner, decoder) on a model with \
             deterministic pseudo-random weights; reports the median and the process's peak \
-            resident memory after it; then the same episode on PATNet (det-fill, no maskers).
+            resident memory after it; then the same episode on PATNet (det-fill, no maskers) and \
+            with HSNet's VGG-16 backbone (layer-4 maskers on its 512 x 12 x 12 pool5 tap).
             maskers: APM-M + ACPA forward and backward on x [6, 2048, 13, 13], the six layer-4 \
             maps one fine-tuning step sees (query and support, three taps each), and each \
             layer alone.
@@ -29,7 +30,8 @@ struct BenchCommand: ParsableCommand {
             train: one training step of the learner (`cdfss train`: batch 4, 400 x 400, Adam) \
             on synthetic source pictures over the deterministic backbone, taps cached as in \
             training and the pyramids recomputed (episodes rarely recur); the process's peak \
-            resident memory after it.
+            resident memory after it; then the same episode with HSNet's VGG-16 backbone \
+            (layer-4 maskers on its 512 x 12 x 12 pool5 tap).
             correlation: `analyze correlation` of 20 pictures at 400 x 400 with APM-M and \
             ACPA, over the three layer-4 taps (the default) and over all 13, per picture, \
             beside the backbone passes alone (two side by side, as the analysis runs them).
@@ -246,16 +248,18 @@ struct BenchCommand: ParsableCommand {
                     minMilliseconds: 1000 * (seconds.min() ?? .nan), publishedName: published)
     }
 
-    /// The benchmarks' model: deterministic pseudo-random weights, a fresh APM-M + ACPA in
-    /// layer 4, two pseudo-random 400 x 400 pictures and a mask covering the centred quarter.
-    func benchmarkEpisode() throws -> (model: HSNet, query: Tensor, support: Tensor, mask: Tensor) {
+    /// The benchmarks' model: deterministic pseudo-random weights (ResNet-50 unless
+    /// `backbone` says otherwise), a fresh APM-M + ACPA in layer 4, two pseudo-random
+    /// 400 x 400 pictures and a mask covering the centred quarter.
+    func benchmarkEpisode(backbone: BackboneKind = .resnet50) throws -> (model: HSNet, query: Tensor, support: Tensor, mask: Tensor) {
         let size = 400
-        let model = try HSNet.withDeterministicWeights()
+        let model = try HSNet.withDeterministicWeights(backbone: backbone)
         var generator = SeededGenerator(seed: 0)
-        let feature = HSNet.featureSize(layer: 4, imageHeight: size, imageWidth: size)
+        let feature = model.featureSize(layer: 4, imageHeight: size, imageWidth: size)
+        let channels = backbone.channels(layer: 4)
         try model.installFrequencyMaskers(
-            amplitudePhase: AmplitudePhaseMasker(variant: .perChannel, channels: 2048, height: feature.height, width: feature.width),
-            channelAttention: ChannelPhaseAttention(channels: 2048, generator: &generator), imageSize: size)
+            amplitudePhase: AmplitudePhaseMasker(variant: .perChannel, channels: channels, height: feature.height, width: feature.width),
+            channelAttention: ChannelPhaseAttention(channels: channels, generator: &generator), imageSize: size)
         let image = { Tensor(shape: [1, 3, size, size], scalars: (0..<(3 * size * size)).map { _ in generator.uniform(-2, 2) }) }
         let (query, support) = (image(), image())
         let mask = Tensor(shape: [size, size], scalars: (0..<(size * size)).map { i in
@@ -277,7 +281,13 @@ struct BenchCommand: ParsableCommand {
         let patnetSeconds = try Timing.measure(runs: episodeRuns, warmup: 1) {
             _ = try patnet.predict(query: query, supports: support, supportMasks: mask.reshaped([1] + mask.shape))
         }
-        return [episode, result("episode.1shot.patnet", shape: query.shapeDescription, patnetSeconds)]
+        // HSNet-VGG-16: the published code has no timing row for it (the comparison script runs ResNet-50).
+        let vgg = try benchmarkEpisode(backbone: .vgg16)
+        let vggSeconds = try Timing.measure(runs: episodeRuns, warmup: 1) {
+            _ = try vgg.model.predict(query: vgg.query, supports: vgg.support, supportMasks: vgg.mask.reshaped([1] + vgg.mask.shape))
+        }
+        return [episode, result("episode.1shot.patnet", shape: query.shapeDescription, patnetSeconds),
+                result("episode.1shot.apm-m+acpa.vgg16", shape: vgg.query.shapeDescription, vggSeconds)]
     }
 
     func fineTuningBenchmark() throws -> [BenchResult] {

@@ -140,6 +140,7 @@ struct FinetuneCommand: ParsableCommand {
         let saved = resume ? try savedRun(at: outputURL, entries: entries, settings: settings) : nil
         let images = try entries.map { try AdaptationImage.load(image: $0.image, mask: $0.mask, size: imageSize) }
         let model = try ModelSource.load(checkpoint: checkpoint, backboneWeights: backboneWeights)
+        try model.checkImageSize(imageSize)
         let start = try installStartingMasker(on: model, saved: saved)
         // What this invocation starts from, for the report's before and after.
         let startState = html == nil ? nil : try MaskerState(stateDict: model.maskerParameters())

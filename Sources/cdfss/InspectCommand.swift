@@ -11,9 +11,9 @@ struct InspectCommand: ParsableCommand {
             Reads .pt/.pth files written by torch.save (a state_dict, possibly nested under \
             state_dict or model, possibly with DataParallel's module. prefix) without running \
             any code from them. Counts parameters of the backbone, the HPN learner and the \
-            maskers (apm.*, acpa.*); a torchvision ResNet-50 or ResNet-101 file is recognised as a \
-            backbone. The last line says whether cdfss runs the model (HSNet with ResNet-50 or \
-            ResNet-101; not HSNet-VGG-16 or PATNet). \
+            maskers (apm.*, acpa.*); a torchvision ResNet-50, ResNet-101 or VGG-16 file is recognised \
+            as a backbone. The last line says whether cdfss runs the model (HSNet with ResNet-50, \
+            ResNet-101 or VGG-16; not PATNet or a VGG with BatchNorm). \
             Safetensors files (what predict, finetune and test also read) are listed with the \
             dtypes their header names and their metadata. The file kind is told from its first \
             bytes, not from its name.

@@ -110,12 +110,13 @@ struct MaskerInit: ParsableCommand {
         if let model {
             let network = try ModelSource.load(checkpoint: model, backboneWeights: nil)
             let size = imageSize ?? 400
+            try network.checkImageSize(size)
             state = try network.freshFrequencyMaskers(layers: layers, amplitudePhase: variant, channelAttention: acpa,
                                                       imageSize: size, seed: seed)
             metadata["for"] = model
             metadata["image_size"] = String(size)
             for layer in layers {
-                let plane = HSNet.featureSize(layer: layer, imageHeight: size, imageWidth: size)
+                let plane = network.featureSize(layer: layer, imageHeight: size, imageWidth: size)
                 metadata[MaskerState.layerPrefix(layer) + "feature_shape"] = "[N, \(network.tapChannels(layer: layer)), \(plane.height), \(plane.width)]"
             }
         } else {
@@ -332,6 +333,7 @@ struct MaskerShow: ParsableCommand {
         if let attentionPng, let image, let checkpoint {
             guard let attention = state.channelAttention else { throw InputError("\(file): has no channel attention (acpa.*) to draw") }
             let model = try ModelSource.load(checkpoint: checkpoint, backboneWeights: nil)
+            try model.checkImageSize(imageSize)
             do {
                 try model.installFrequencyMaskers(amplitudePhase: state.amplitudePhase, channelAttention: attention, layer: layer,
                                                   imageSize: imageSize)

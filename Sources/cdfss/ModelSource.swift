@@ -10,7 +10,7 @@ import TensorCore
 /// needs no download and no training. Its weights are pseudo-random: it shows that every step
 /// runs and how fast, never what HSNet can segment.
 enum ModelSource {
-    static let help = "HSNet checkpoint (.pt, .pth or .safetensors), or a built-in model: builtin:deterministic (pseudo-random weights, for timing and tests) or builtin:demo (the demo model trained on the synthetic source style)."
+    static let help = "HSNet checkpoint (.pt, .pth or .safetensors), or a built-in model: builtin:deterministic (pseudo-random weights, for timing and tests; builtin:deterministic-vgg16 the same with a VGG-16 backbone) or builtin:demo (the demo model trained on the synthetic source style)."
 
     static func load(checkpoint: String, backboneWeights: String?) throws -> HSNet {
         if let builtin = try BuiltinModel.named(checkpoint) {

@@ -36,10 +36,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "hsnet or patnet. patnet adds fresh reference layers to a model without them (default: what --checkpoint holds, hsnet for a fresh learner).")
     var model: String?
 
-    @Option(help: "torchvision ResNet-50 state dict for the backbone.")
+    @Option(help: "torchvision ResNet-50, ResNet-101 or VGG-16 state dict for the backbone.")
     var backboneWeights: String?
 
-    @Option(help: "Built-in backbone: builtin:deterministic (seeded weights, nothing to download).")
+    @Option(help: "Built-in backbone: builtin:deterministic (seeded weights, nothing to download) or builtin:deterministic-vgg16 (the same, VGG-16).")
     var backbone: String?
 
     @Option(help: "Training data layout: pascal or folder.")
@@ -333,7 +333,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func loadSourceModel() throws -> (HSNet, [(name: String, tensor: Tensor)]?) {
-        let wanted = Set(ResNetDepth.allCases.flatMap { ResNetBackbone.parameterShapes(depth: $0).map(\.name) })
+        let wanted = Set(BackboneKind.allCases.flatMap { Backbone.parameterShapes(kind: $0).map(\.name) })
         func backboneEntries(_ stateDict: [(name: String, tensor: Tensor)], prefix: String) -> [(name: String, tensor: Tensor)] {
             stateDict.filter { $0.name.hasPrefix(prefix) && wanted.contains(String($0.name.dropFirst(prefix.count))) }
                 .map { (name: "backbone." + $0.name.dropFirst(prefix.count), tensor: $0.tensor) }
@@ -345,20 +345,19 @@ struct TrainCommand: ParsableCommand {
             let source = try backboneWeights.map { try HSNet.readStateDict(URL(fileURLWithPath: $0)) }
             let entries = try source.map { dict in backboneEntries(dict, prefix: dict.contains { $0.name.hasPrefix("backbone.") } ? "backbone." : "") }
                 ?? (try BuiltinModel.named(checkpoint) != nil
-                    ? HSNet.deterministicBackboneStateDict(depth: model.backbone.depth) : backboneEntries(try HSNet.readStateDict(URL(fileURLWithPath: checkpoint)), prefix: "backbone."))
+                    ? HSNet.deterministicBackboneStateDict(depth: model.backbone.kind) : backboneEntries(try HSNet.readStateDict(URL(fileURLWithPath: checkpoint)), prefix: "backbone."))
             return (model, entries)
         }
         if let backboneWeights {
             let dict = try HSNet.readStateDict(URL(fileURLWithPath: backboneWeights))
             try SupportedModels.check(dict.map(\.name), source: backboneWeights)
             let prefix = dict.contains { $0.name.hasPrefix("backbone.") } ? "backbone." : ""
-            let backbone = try ResNetBackbone(stateDict: dict.filter { !$0.name.hasPrefix(prefix + "fc.") }, prefix: prefix,
-                                              source: backboneWeights)
-            let fresh = try HPNLearner.freshlyInitialized(seed: seed, backbone: backbone.depth)
+            let backbone = try Backbone(stateDict: dict, prefix: prefix, source: backboneWeights)
+            let fresh = try HPNLearner.freshlyInitialized(seed: seed, backbone: backbone.kind)
             return (HSNet(backbone: backbone, learner: fresh), includeBackbone ? backboneEntries(dict, prefix: prefix) : nil)
         }
         let model = try BuiltinModel.named(backbone!)!.load()
-        model.learner = try HPNLearner.freshlyInitialized(seed: seed, backbone: model.backbone.depth)
-        return (model, includeBackbone ? HSNet.deterministicBackboneStateDict(depth: model.backbone.depth) : nil)
+        model.learner = try HPNLearner.freshlyInitialized(seed: seed, backbone: model.backbone.kind)
+        return (model, includeBackbone ? HSNet.deterministicBackboneStateDict(depth: model.backbone.kind) : nil)
     }
 }

@@ -111,8 +111,8 @@ final class HSNetLoadingTests: XCTestCase {
             + [(name: "fc.weight", tensor: Tensor(zeros: [1000, 2048])), (name: "fc.bias", tensor: Tensor(zeros: [1000]))]
         let model = try HSNet(stateDict: HSNetFixtures.nonBackboneStateDict, backboneStateDict: torchvision)
         let reference = HSNetFixtures.model
-        XCTAssertEqual(model.backbone.stem.weight, reference.backbone.stem.weight)
-        XCTAssertEqual(model.backbone.layers[3][2].conv3.bias, reference.backbone.layers[3][2].conv3.bias)
+        XCTAssertEqual(model.backbone.resnet?.stem.weight, reference.backbone.resnet?.stem.weight)
+        XCTAssertEqual(model.backbone.resnet?.layers[3][2].conv3.bias, reference.backbone.resnet?.layers[3][2].conv3.bias)
         XCTAssertEqual(model.learner.decoder[3].weight, reference.learner.decoder[3].weight)
 
         // Given alone as the model, it is recognised and the message says how to use it.
@@ -127,7 +127,7 @@ final class HSNetLoadingTests: XCTestCase {
     func testBackboneFoldsBatchNormIntoConvolutions() {
         // conv1 + bn1 folded: w' = w * gamma / sqrt(var + 1e-5), b' = beta - mean * gamma / sqrt(var + 1e-5).
         let entries = Dictionary(uniqueKeysWithValues: HSNetFixtures.torchvisionBackbone.map { ($0.name, $0.tensor) })
-        let stem = HSNetFixtures.model.backbone.stem
+        let stem = HSNetFixtures.model.backbone.resnet!.stem
         let (gamma, beta) = (entries["bn1.weight"]!.scalars, entries["bn1.bias"]!.scalars)
         let (mean, variance) = (entries["bn1.running_mean"]!.scalars, entries["bn1.running_var"]!.scalars)
         let weight = entries["conv1.weight"]!.scalars

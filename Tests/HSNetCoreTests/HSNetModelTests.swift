@@ -14,7 +14,7 @@ final class HSNetModelTests: XCTestCase {
             (image, Tensor(zeros: [1, 1, 64, 64]), Tensor(zeros: [1, 64, 64]), "support image tensor has shape [1, 1, 64, 64]"),
             (image, Tensor(zeros: [1, 3, 64, 32]), Tensor(zeros: [1, 64, 32]), "support images are 64 x 32, the query is 64 x 64"),
             (image, Tensor(zeros: [2, 3, 64, 64]), Tensor(zeros: [1, 64, 64]), "support mask tensor has shape [1, 64, 64], expected [2, 64, 64]"),
-            (Tensor(zeros: [1, 3, 8, 8]), Tensor(zeros: [1, 3, 8, 8]), Tensor(zeros: [1, 8, 8]), "query image is 8 x 8, HSNet needs at least 16 x 16"),
+            (Tensor(zeros: [1, 3, 8, 8]), Tensor(zeros: [1, 3, 8, 8]), Tensor(zeros: [1, 8, 8]), "query image is 8 x 8, HSNet with a ResNet-50 backbone needs at least 16 x 16"),
         ]
         for (query, supports, masks, expected) in cases {
             XCTAssertThrowsError(try model.predict(query: query, supports: supports, supportMasks: masks)) { error in

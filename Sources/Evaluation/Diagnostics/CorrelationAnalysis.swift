@@ -36,7 +36,7 @@ public final class CorrelationAnalysis {
             }
         })
         let layers = model.backbone.tapLayers
-        let channels = layers.map { ResNetBackbone.layerChannels[$0 - 1] }
+        let channels = layers.map { model.backbone.kind.channels(layer: $0) }
         let names = BackboneTaps(of: model).names
         results = taps.map { tap in
             TapResult(tap: tap, name: names[tap], channels: channels[tap], positions: nil,

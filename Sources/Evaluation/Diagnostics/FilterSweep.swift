@@ -102,7 +102,7 @@ public struct FilterSweep {
 
     /// The plane the filters act on at this target and image size.
     public func plane() -> (height: Int, width: Int) {
-        target == .image ? (imageSize, imageSize) : HSNet.featureSize(layer: 4, imageHeight: imageSize, imageWidth: imageSize)
+        target == .image ? (imageSize, imageSize) : model.featureSize(layer: 4, imageHeight: imageSize, imageWidth: imageSize)
     }
 
     /// Runs the unfiltered model, then each filter; `progress` sees (filters done, total) and
@@ -143,7 +143,7 @@ public struct FilterSweep {
         }
         // Each distinct query picture once, at its first episode, over the layer-4 taps.
         let layers = evaluator.model.backbone.tapLayers
-        let names = BackboneTaps(depth: evaluator.model.backbone.depth).names
+        let names = BackboneTaps(depth: evaluator.model.backbone.kind).names
         let layer4 = layers.indices.filter { layers[$0] == 4 }
         var queries: [Measurement.Query] = []
         var seen = Set<String>()

@@ -41,7 +41,7 @@ public final class LearnerTraining {
     public init(model: HSNet, training: TrainingSet, validation: TrainingSet?, settings: LearnerTrainingSettings,
                 cacheBytes: Int, resuming snapshot: LearnerTrainingSnapshot? = nil, keepingPyramids: Bool = true) throws {
         try settings.check()
-        try HSNet.checkImageSize(settings.imageSize)
+        try model.checkImageSize(settings.imageSize)
         if let slot = model.plugins.occupied.first?.slot {
             throw InputError("plug-in slot \(slot.name): the learner is trained without plug-ins (HSNet's source-domain training)")
         }
@@ -56,7 +56,7 @@ public final class LearnerTraining {
             optimizer = try snapshot.optimizer()
             best = snapshot.best
             model.learner = try HPNLearner(stateDict: snapshot.learner.filter { $0.name.hasPrefix(HSNet.learnerPrefix) },
-                                           prefix: HSNet.learnerPrefix, backbone: model.backbone.depth, source: "the run's snapshot")
+                                           prefix: HSNet.learnerPrefix, backbone: model.backbone.kind, source: "the run's snapshot")
             if model.prototypeTransformation != nil {
                 try Self.setReferences(of: model, from: Dictionary(uniqueKeysWithValues: snapshot.learner.map { ($0.name, $0.tensor) }))
             }
@@ -124,7 +124,7 @@ public final class LearnerTraining {
         for name in total.keys where scale != 1 { total[name] = total[name]! * scale }
         try optimizer.step(&parameters, gradients: total, learningRate: settings.learningRate)
         model.learner = try HPNLearner(stateDict: parameters.filter { $0.key.hasPrefix(HSNet.learnerPrefix) }.map { ($0.key, $0.value) },
-                                       prefix: HSNet.learnerPrefix, backbone: model.backbone.depth, source: "the trained learner")
+                                       prefix: HSNet.learnerPrefix, backbone: model.backbone.kind, source: "the trained learner")
         if model.prototypeTransformation != nil { try Self.setReferences(of: model, from: parameters) }
         return Float(lossSum / Double(episodes.count))
     }

@@ -220,7 +220,7 @@ public struct CheckpointSummary: Encodable, Sendable {
             return components.count > 1 && ["fc", "classifier"].contains(components[1]) ? .unused : .backbone
         case "hpn_learner": return .learner
         case "apm", "acpa": return .masker
-        case "fc" where bareBackbone: return .unused
+        case "fc" where bareBackbone, "classifier" where bareBackbone: return .unused
         default: return bareBackbone ? .backbone : .other
         }
     }
@@ -236,7 +236,27 @@ public struct CheckpointSummary: Encodable, Sendable {
            names.allSatisfy({ resnetParts.contains($0.split(separator: ".").first ?? "") }) {
             return .backboneOnly(architecture: architecture(of: names))
         }
+        // torchvision's VGG: its convolutions under features.*, its classifier beside them.
+        if names.contains("features.0.weight"),
+           names.allSatisfy({ $0.hasPrefix("features.") || $0.hasPrefix("classifier.") }) {
+            return .backboneOnly(architecture: architecture(of: names))
+        }
         return .other
+    }
+
+    /// "VGG-16" and friends from the number of convolutions under `features.` (a BatchNorm
+    /// there has a weight too, and running statistics, which tell it apart).
+    static func vggArchitecture(of names: [String]) -> String {
+        func index(_ name: String, suffix: String) -> Substring? {
+            let parts = name.split(separator: ".")
+            return parts.count == 3 && parts[0] == "features" && parts[2] == suffix ? parts[1] : nil
+        }
+        let weighted = Set(names.compactMap { index($0, suffix: "weight") })
+        let norms = Set(names.compactMap { index($0, suffix: "running_mean") })
+        let depths = [8: 11, 10: 13, 13: 16, 16: 19]
+        let convolutions = weighted.subtracting(norms).count
+        let name = depths[convolutions].map { "VGG-\($0)" } ?? "VGG (\(convolutions) convolutions)"
+        return norms.isEmpty ? name : name + " with BatchNorm"
     }
 
     /// "ResNet-50" and friends from the number of blocks per stage and the block type.
@@ -249,7 +269,7 @@ public struct CheckpointSummary: Encodable, Sendable {
             blocks[stage - 1] = max(blocks[stage - 1], block + 1)
         }
         if blocks == [0, 0, 0, 0] {
-            return names.contains(where: { $0.hasPrefix("features.") }) ? "VGG" : "unknown"
+            return names.contains(where: { $0.hasPrefix("features.") }) ? vggArchitecture(of: names) : "unknown"
         }
         let bottleneck = names.contains("layer1.0.conv3.weight")
         switch (blocks, bottleneck) {
