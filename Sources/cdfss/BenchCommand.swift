@@ -248,15 +248,15 @@ struct BenchCommand: ParsableCommand {
                     minMilliseconds: 1000 * (seconds.min() ?? .nan), publishedName: published)
     }
 
-    /// The benchmarks' model: deterministic pseudo-random weights (ResNet-50 unless
-    /// `backbone` says otherwise), a fresh APM-M + ACPA in layer 4, two pseudo-random
+    /// The benchmarks' model: deterministic pseudo-random weights (HSNet with a ResNet-50
+    /// unless `model` says otherwise), a fresh APM-M + ACPA in layer 4, two pseudo-random
     /// 400 x 400 pictures and a mask covering the centred quarter.
-    func benchmarkEpisode(backbone: BackboneKind = .resnet50) throws -> (model: HSNet, query: Tensor, support: Tensor, mask: Tensor) {
+    func benchmarkEpisode(model kind: BenchModel = .hsnetResNet50) throws -> (model: HSNet, query: Tensor, support: Tensor, mask: Tensor) {
         let size = 400
-        let model = try HSNet.withDeterministicWeights(backbone: backbone)
+        let model = try kind.deterministicModel()
         var generator = SeededGenerator(seed: 0)
         let feature = model.featureSize(layer: 4, imageHeight: size, imageWidth: size)
-        let channels = backbone.channels(layer: 4)
+        let channels = model.tapChannels(layer: 4)
         try model.installFrequencyMaskers(
             amplitudePhase: AmplitudePhaseMasker(variant: .perChannel, channels: channels, height: feature.height, width: feature.width),
             channelAttention: ChannelPhaseAttention(channels: channels, generator: &generator), imageSize: size)
@@ -269,25 +269,44 @@ struct BenchCommand: ParsableCommand {
         return (model, query, support, mask)
     }
 
+    /// The models the episode suite times, one row each.
+    enum BenchModel: CaseIterable {
+        case hsnetResNet50, hsnetResNet101, hsnetVGG16, patnet
+
+        /// The row's name: the ResNet-50 row keeps the published counterpart's name.
+        var rowName: String {
+            switch self {
+            case .hsnetResNet50: "episode.1shot.apm-m+acpa"
+            case .hsnetResNet101: "episode.1shot.apm-m+acpa.resnet101"
+            case .hsnetVGG16: "episode.1shot.apm-m+acpa.vgg16"
+            case .patnet: "episode.1shot.apm-m+acpa.patnet"
+            }
+        }
+
+        func deterministicModel() throws -> HSNet {
+            switch self {
+            case .hsnetResNet50: try HSNet.withDeterministicWeights(backbone: .resnet50)
+            case .hsnetResNet101: try HSNet.withDeterministicWeights(backbone: .resnet101)
+            case .hsnetVGG16: try HSNet.withDeterministicWeights(backbone: .vgg16)
+            case .patnet: try HSNet.withDeterministicPATNetWeights()
+            }
+        }
+    }
+
+    /// One 1-shot episode with APM-M + ACPA per model; the published code times the ResNet-50
+    /// HSNet only. The process's peak memory is read after the ResNet-50 row, before the
+    /// larger models run.
     func episodeBenchmark() throws -> [BenchResult] {
-        let (model, query, support, mask) = try benchmarkEpisode()
-        let seconds = try Timing.measure(runs: episodeRuns, warmup: 1) {
-            _ = try model.predict(query: query, supports: support, supportMasks: mask.reshaped([1] + mask.shape))
+        try BenchModel.allCases.map { kind in
+            let (model, query, support, mask) = try benchmarkEpisode(model: kind)
+            let seconds = try Timing.measure(runs: episodeRuns, warmup: 1) {
+                _ = try model.predict(query: query, supports: support, supportMasks: mask.reshaped([1] + mask.shape))
+            }
+            var row = result(kind.rowName, shape: query.shapeDescription, seconds,
+                             published: kind == .hsnetResNet50 ? kind.rowName : nil)
+            if kind == .hsnetResNet50 { row.peakResidentMegabytes = peakResidentMegabytes() }
+            return row
         }
-        var episode = result("episode.1shot.apm-m+acpa", shape: query.shapeDescription, seconds, published: "episode.1shot.apm-m+acpa")
-        episode.peakResidentMegabytes = peakResidentMegabytes()
-        // PATNet: the same episode, no maskers, with the prototype transformation of every tap.
-        let patnet = try HSNet.withDeterministicPATNetWeights()
-        let patnetSeconds = try Timing.measure(runs: episodeRuns, warmup: 1) {
-            _ = try patnet.predict(query: query, supports: support, supportMasks: mask.reshaped([1] + mask.shape))
-        }
-        // HSNet-VGG-16: the published code has no timing row for it (the comparison script runs ResNet-50).
-        let vgg = try benchmarkEpisode(backbone: .vgg16)
-        let vggSeconds = try Timing.measure(runs: episodeRuns, warmup: 1) {
-            _ = try vgg.model.predict(query: vgg.query, supports: vgg.support, supportMasks: vgg.mask.reshaped([1] + vgg.mask.shape))
-        }
-        return [episode, result("episode.1shot.patnet", shape: query.shapeDescription, patnetSeconds),
-                result("episode.1shot.apm-m+acpa.vgg16", shape: vgg.query.shapeDescription, vggSeconds)]
     }
 
     func fineTuningBenchmark() throws -> [BenchResult] {
