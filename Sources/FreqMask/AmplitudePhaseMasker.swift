@@ -1,4 +1,5 @@
 import CFFTW
+import Foundation
 import TensorCore
 
 /// The amplitude-phase masker (APM) of "Lightweight Frequency Masker for Cross-Domain Few-Shot
@@ -22,6 +23,16 @@ import TensorCore
 /// otherwise (`prefersSmallDFT`; both write the same layout). Each stored frequency k also
 /// computes its mirror -k (see `HalfSpectrumLayout`), and the output is the real transform of
 /// the Hermitian part of the masked spectrum, which is exactly Re(ifft2(.)).
+///
+/// One exception to the Hermitian symmetry is kept, because the published code has it: where
+/// F(k) is exactly real and negative at a frequency that is not self-conjugate (sparse planes:
+/// masked support taps, ReLU outputs), torch's FFT leaves the imaginary part +0 at k *and* at
+/// -k, so `angle` is +pi at both instead of +pi and -pi, and the phase mask scales both by +pi.
+/// Which frequencies those are follows from the plane's non-zero positions alone (as in
+/// `ChannelPhaseAttention`: F(k) = sum_n x_n e^{-2 pi i t(k, n) / (H W)} is real for generic
+/// values exactly when every non-zero n has t in {0, H W / 2}); `realNegativeSlots` finds them,
+/// and only their slots are redone, after the vectorised pass. A plane with non-zero values at
+/// (0, 1) and (1, 0), every dense plane, has none, which costs two loads to see.
 public final class AmplitudePhaseMasker: FeaturePlugin {
     public enum Variant: String, Sendable, CaseIterable {
         /// APM-S: one mask shared by all channels.
@@ -149,6 +160,8 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
         let layout: HalfSpectrumLayout
         let masks: RolledMasks
         let u, v, r, phi, cosOwn, sinOwn, cosMirror, sinMirror: FloatBuffer
+        /// Per plane, the slots where torch's angle is +pi at both mirrors (`realNegativeSlots`).
+        let realNegative: PlaneSlotLists
 
         init(shape: [Int], layout: HalfSpectrumLayout, masks: RolledMasks) {
             self.shape = shape
@@ -159,6 +172,7 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
             let make = { FloatBufferPool.shared.take(count: count) }
             (u, v, r, phi) = (make(), make(), make(), make())
             (cosOwn, sinOwn, cosMirror, sinMirror) = (make(), make(), make(), make())
+            realNegative = PlaneSlotLists(planes: shape[0] * shape[1])
         }
 
         deinit {
@@ -232,12 +246,15 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
         let tape = saving ? Tape(shape: x.shape, layout: layout, masks: masks) : nil
         let slots = layout.slotsPerPlane
         let chunks = ChannelChunks(channels: channels, size: Self.channelsPerChunk)
+        let planeSize = height * width
         let output = Tensor(shape: x.shape, unsafeUninitialized: { out in
             x.withUnsafeBufferPointer { input in
                 filterPlanes(input.baseAddress!, into: out.baseAddress!, batch: batch, channels: channels, chunks: chunks,
-                             spectrumStride: slots, outputScale: 1 / Float(height * width)) { spectrum, channel, _, plane in
+                             spectrumStride: slots, outputScale: 1 / Float(planeSize)) { spectrum, channel, _, plane in
+                    let realNegative = Self.realNegativeSlots(input.baseAddress! + plane * planeSize, layout: layout)
                     maskSpectrum(spectrum, masks: masks, row: variant == .perChannel ? channel : 0, layout: layout,
-                                 tape: tape, tapeOffset: plane * slots)
+                                 realNegative: realNegative, tape: tape, tapeOffset: plane * slots)
+                    if let tape, !realNegative.isEmpty { tape.realNegative.pointer[plane] = realNegative }
                 }
             }
         })
@@ -284,15 +301,38 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
     ///     H(Z)_k = (r/2) (a_k e^{i p_k phi} + a_-k e^{i p_-k phi}),   r = |F_k|, phi = angle(F_k),
     /// which is (Z_k + conj Z_-k) / 2 since F_-k = conj F_k; at self-conjugate frequencies only
     /// its real part exists.
+    ///
+    /// At the `realNegative` slots (see the type's documentation) the own angle is +pi and so is
+    /// the mirror's, which enters as conj(e^{i p_-k pi}) = e^{-i p_-k pi}; they are redone one by
+    /// one after the vectorised pass, from the coefficients read before it.
     @inline(__always)
     private func maskSpectrum(_ spectrum: UnsafeMutablePointer<Float>,
                               masks: RolledMasks, row: Int, layout: HalfSpectrumLayout,
-                              tape: Tape?, tapeOffset: Int) {
+                              realNegative: [Int32], tape: Tape?, tapeOffset: Int) {
         let slots = layout.slotsPerPlane
         let maskOffset = row * slots
         let aOwn = masks.amplitudeOwn.pointer + maskOffset, aMirror = masks.amplitudeMirror.pointer + maskOffset
         let pOwn = masks.phaseOwn.pointer + maskOffset, pMirror = masks.phaseMirror.pointer + maskOffset
         let imaginaryWeight = layout.imaginaryWeight.pointer
+        let coefficients = realNegative.isEmpty ? [] : realNegative.map { (spectrum[2 * Int($0)], spectrum[2 * Int($0) + 1]) }
+        defer {
+            for (slot, (u, v)) in zip(realNegative.lazy.map { Int($0) }, coefficients) {
+                let r = (u * u + v * v).squareRoot()
+                let (a, am) = (aOwn[slot], aMirror[slot])
+                let ownAngle = pOwn[slot] * Float.pi
+                let mirrorAngle = -pMirror[slot] * Float.pi
+                let (cosOwn, sinOwn) = (cos(ownAngle), sin(ownAngle))
+                let (cosMirror, sinMirror) = (cos(mirrorAngle), sin(mirrorAngle))
+                spectrum[2 * slot] = 0.5 * r * (a * cosOwn + am * cosMirror)
+                spectrum[2 * slot + 1] = 0.5 * r * (a * sinOwn + am * sinMirror)
+                if let tape {
+                    let t = tapeOffset + slot
+                    (tape.u.pointer[t], tape.v.pointer[t], tape.r.pointer[t], tape.phi.pointer[t]) = (u, v, r, Float.pi)
+                    (tape.cosOwn.pointer[t], tape.sinOwn.pointer[t]) = (cosOwn, sinOwn)
+                    (tape.cosMirror.pointer[t], tape.sinMirror.pointer[t]) = (cosMirror, sinMirror)
+                }
+            }
+        }
         for j in stride(from: 0, to: slots, by: FloatVector.scalarCount) {
             let (u, v) = loadComplex(spectrum + 2 * j)
             let r = (u * u + v * v).squareRoot()
@@ -353,7 +393,8 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
                                  maskRow: variant == .perChannel ? channel : 0,
                                  accumulators: accumulators,
                                  accumulatorRow: variant == .perChannel ? channel : chunk,
-                                 layout: layout, tape: tape, tapeOffset: plane * slots)
+                                 layout: layout, tape: tape, tapeOffset: plane * slots,
+                                 realNegative: tape.realNegative.pointer[plane])
             }
         }}}}}}
 
@@ -379,14 +420,28 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
     /// then dL/dF = dL/d|F| (u, v)/r + dL/dangle (-v, u)/r^2 (zero at r = 0, as torch's abs and
     /// angle give). Out, in place: the Hermitian part of dL/dF, whose real inverse transform is
     /// the input gradient.
+    ///
+    /// At the `realNegative` slots the mirror's angle is +pi, not -phi = -pi: its phase mask
+    /// collects dL/dtheta_-k * (+pi), so those slots get 2 pi dL/dtheta_-k on top of the pass's
+    /// -pi dL/dtheta_-k (added first, while the gradient spectrum is still there). The input
+    /// gradient needs nothing more: angle's derivative, (-v, u) / r^2, is the same on both
+    /// sides of its branch cut, and the forward already left the masked phases on the tape.
     @inline(__always)
     private func backwardSpectrum(_ spectrum: UnsafeMutablePointer<Float>,
                                   scale: Float, masks: RolledMasks, maskRow: Int,
                                   accumulators: SlotAccumulators, accumulatorRow: Int,
-                                  layout: HalfSpectrumLayout, tape: Tape, tapeOffset: Int) {
+                                  layout: HalfSpectrumLayout, tape: Tape, tapeOffset: Int,
+                                  realNegative: [Int32]) {
         let slots = layout.slotsPerPlane
         let m = maskRow * slots
         let acc = accumulatorRow * slots
+        for slot in realNegative.lazy.map({ Int($0) }) {
+            let t = tapeOffset + slot
+            let gRe = spectrum[2 * slot] * scale, gIm = spectrum[2 * slot + 1] * scale
+            let tImMirror = gRe * tape.sinMirror.pointer[t] - gIm * tape.cosMirror.pointer[t]
+            let gradThetaMirror = masks.amplitudeMirror.pointer[m + slot] * tape.r.pointer[t] * tImMirror
+            accumulators.phaseMirror[acc + slot] += layout.mirrorWeight.pointer[slot] * gradThetaMirror * (2 * Float.pi)
+        }
         for j in stride(from: 0, to: slots, by: FloatVector.scalarCount) {
             let t = tapeOffset + j
             let (gradRe, gradIm) = loadComplex(spectrum + 2 * j)
@@ -474,6 +529,64 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
         }
         return (Tensor(shape: maskAmplitude.shape, scalars: gradAmplitude),
                 Tensor(shape: maskPhase.shape, scalars: gradPhase))
+    }
+}
+
+extension AmplitudePhaseMasker {
+    /// The half-spectrum slots of the plane at `base` whose coefficient is exactly real and
+    /// negative at a frequency that is not self-conjugate, where torch's angle is +pi at the
+    /// slot and at its mirror. F(k) is real for generic values when every non-zero position n
+    /// has t(k, n) = (k1 n1 W + k2 n2 H) mod H W equal to 0 (a term +x_n) or H W / 2 (-x_n).
+    /// Non-zero values at (0, 1) and (1, 0) rule that out away from the self-conjugate
+    /// frequencies, so dense planes return at once (an empty array allocates nothing); other
+    /// planes cost about H W / 2 steps, as most k fail at their first non-zero position or two.
+    static func realNegativeSlots(_ base: UnsafePointer<Float>, layout: HalfSpectrumLayout) -> [Int32] {
+        let (height, width) = (layout.height, layout.width)
+        if (width == 1 || base[1] != 0) && (height == 1 || base[width] != 0) { return [] }
+        let planeSize = height * width
+        var nonZero: [Int] = []
+        for i in 0..<planeSize where base[i] != 0 { nonZero.append(i) }
+        var slots: [Int32] = []
+        for k1 in 0..<height {
+            for k2 in 0..<layout.halfWidth {
+                let slot = k1 * layout.halfWidth + k2
+                // Self-conjugate frequencies keep only the real part, the same for +pi and -pi.
+                if layout.imaginaryWeight.pointer[slot] == 0 { continue }
+                var total = 0.0
+                var real = true
+                for i in nonZero {
+                    let t = (k1 * (i / width) * width + k2 * (i % width) * height) % planeSize
+                    if t == 0 {
+                        total += Double(base[i])
+                    } else if 2 * t == planeSize {
+                        total -= Double(base[i])
+                    } else {
+                        real = false
+                        break
+                    }
+                }
+                if real && total < 0 { slots.append(Int32(slot)) }
+            }
+        }
+        return slots
+    }
+}
+
+/// One list of slots per plane, written by the worker that owns the plane (disjoint
+/// elements, so no lock) and read by the backward.
+final class PlaneSlotLists: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<[Int32]>
+    let count: Int
+
+    init(planes: Int) {
+        count = planes
+        pointer = .allocate(capacity: max(planes, 1))
+        pointer.initialize(repeating: [], count: planes)
+    }
+
+    deinit {
+        pointer.deinitialize(count: count)
+        pointer.deallocate()
     }
 }
 
