@@ -535,37 +535,24 @@ public final class AmplitudePhaseMasker: FeaturePlugin {
 extension AmplitudePhaseMasker {
     /// The half-spectrum slots of the plane at `base` whose coefficient is exactly real and
     /// negative at a frequency that is not self-conjugate, where torch's angle is +pi at the
-    /// slot and at its mirror. F(k) is real for generic values when every non-zero position n
-    /// has t(k, n) = (k1 n1 W + k2 n2 H) mod H W equal to 0 (a term +x_n) or H W / 2 (-x_n).
-    /// Non-zero values at (0, 1) and (1, 0) rule that out away from the self-conjugate
-    /// frequencies, so dense planes return at once (an empty array allocates nothing); other
-    /// planes cost about H W / 2 steps, as most k fail at their first non-zero position or two.
+    /// slot and at its mirror (`ExactlyRealTerms`). Non-zero values at (0, 1) and (1, 0) rule
+    /// such terms out away from the self-conjugate frequencies, so dense planes return at once
+    /// (an empty array allocates nothing); other planes cost about H W / 2 steps.
     static func realNegativeSlots(_ base: UnsafePointer<Float>, layout: HalfSpectrumLayout) -> [Int32] {
         let (height, width) = (layout.height, layout.width)
         if (width == 1 || base[1] != 0) && (height == 1 || base[width] != 0) { return [] }
-        let planeSize = height * width
         var nonZero: [Int] = []
-        for i in 0..<planeSize where base[i] != 0 { nonZero.append(i) }
+        ExactlyRealTerms.nonZeroPositions(base, count: height * width, into: &nonZero)
         var slots: [Int32] = []
         for k1 in 0..<height {
             for k2 in 0..<layout.halfWidth {
                 let slot = k1 * layout.halfWidth + k2
                 // Self-conjugate frequencies keep only the real part, the same for +pi and -pi.
                 if layout.imaginaryWeight.pointer[slot] == 0 { continue }
-                var total = 0.0
-                var real = true
-                for i in nonZero {
-                    let t = (k1 * (i / width) * width + k2 * (i % width) * height) % planeSize
-                    if t == 0 {
-                        total += Double(base[i])
-                    } else if 2 * t == planeSize {
-                        total -= Double(base[i])
-                    } else {
-                        real = false
-                        break
-                    }
+                if let value = ExactlyRealTerms.realValue(k1: k1, k2: k2, base, height: height, width: width, nonZero: nonZero),
+                   value < 0 {
+                    slots.append(Int32(slot))
                 }
-                if real && total < 0 { slots.append(Int32(slot)) }
             }
         }
         return slots

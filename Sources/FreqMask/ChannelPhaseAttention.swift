@@ -203,31 +203,17 @@ public final class ChannelPhaseAttention: FeaturePlugin {
         return negative
     }
 
-    /// How many frequencies k have a real, negative coefficient on a sparse plane: every
-    /// non-zero position n must have t(k, n) = (k1 n1 W + k2 n2 H) mod H W equal to 0 (a term
-    /// +x_n) or H W / 2 (-x_n). Most k fail at their first non-zero position or two, so this
-    /// costs about H W steps per plane. `nonZero` is working memory.
+    /// How many frequencies k have an exactly real, negative coefficient on a sparse plane
+    /// (`ExactlyRealTerms`); about H W steps per plane. `nonZero` is working memory.
     private static func negativeRealTerms(_ base: UnsafePointer<Float>, height: Int, width: Int, nonZero: inout [Int]) -> Int {
-        let planeSize = height * width
-        nonZero.removeAll(keepingCapacity: true)
-        for i in 0..<planeSize where base[i] != 0 { nonZero.append(i) }
+        ExactlyRealTerms.nonZeroPositions(base, count: height * width, into: &nonZero)
         var negative = 0
         for k1 in 0..<height {
             for k2 in 0..<width {
-                var total = 0.0
-                var real = true
-                for i in nonZero {
-                    let t = (k1 * (i / width) * width + k2 * (i % width) * height) % planeSize
-                    if t == 0 {
-                        total += Double(base[i])
-                    } else if 2 * t == planeSize {
-                        total -= Double(base[i])
-                    } else {
-                        real = false
-                        break
-                    }
+                if let value = ExactlyRealTerms.realValue(k1: k1, k2: k2, base, height: height, width: width, nonZero: nonZero),
+                   value < 0 {
+                    negative += 1
                 }
-                if real && total < 0 { negative += 1 }
             }
         }
         return negative
