@@ -32,8 +32,8 @@ final class ClusterShardTests: CommandLineTestCase {
             process.arguments = spec.arguments
             process.environment = environment(spec.variables)
             let out = directory.appendingPathComponent("task\(task).out"), err = directory.appendingPathComponent("task\(task).err")
-            FileManager.default.createFile(atPath: out.path, contents: nil)
-            FileManager.default.createFile(atPath: err.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: err.path, contents: nil)
             process.standardOutput = try FileHandle(forWritingTo: out)
             process.standardError = try FileHandle(forWritingTo: err)
             try process.run()

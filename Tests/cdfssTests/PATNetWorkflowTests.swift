@@ -11,35 +11,21 @@ final class PATNetWorkflowTests: CommandLineTestCase {
     let size = "96"
 
     func checkpoint() throws -> String {
-        let file = path("patnet.safetensors")
-        let entries = HSNet.deterministicStateDict(backbone: .resnet50) + HSNet.deterministicReferenceLayers()
-        try SafetensorsFile(tensors: Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0.tensor) }))
-            .write(to: URL(fileURLWithPath: file))
-        return file
+        try writeCheckpoint(HSNet.deterministicStateDict(backbone: .resnet50) + HSNet.deterministicReferenceLayers(),
+                            named: "patnet.safetensors")
     }
 
     func testPATNetCheckpointRunsThroughTheCommands() throws {
         let model = try checkpoint()
-        let data = path("target")
-        let made = try run(["synth", "--out", data, "--style", "lesion", "--classes", "2", "--images-per-class", "3",
-                            "--size", size, "--seed", "1"])
-        XCTAssertEqual(made.status, 0, made.stderr)
+        let workflow = try makeWorkflowData(size: size)
+        let data = workflow.root
 
         let inspected = try run(["inspect", model])
         XCTAssertEqual(inspected.status, 0, inspected.stderr)
         XCTAssertTrue(inspected.stdout.hasSuffix("\nRuns in cdfss: yes: PATNet (ResNet-50)\n"), inspected.stdout)
 
-        let image = data + "/class-1/images/001.png", mask = data + "/class-1/masks/001.png"
-        let query = data + "/class-1/images/002.png"
-        let predicted = try run(["predict", "--checkpoint", model, "--query", query, "--support", image, "--support-mask", mask,
-                                 "--image-size", size, "--output", path("pred.png"), "--json"])
-        XCTAssertEqual(predicted.status, 0, predicted.stderr)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: path("pred.png")))
-
-        let tested = try run(["test", "--checkpoint", model, "--benchmark", "folder", "--datapath", data, "--shots", "1",
-                              "--episodes", "2", "--image-size", size, "--report", path("r.json")])
-        XCTAssertEqual(tested.status, 0, tested.stderr)
-        XCTAssertTrue(tested.stdout.contains("mIoU: "), tested.stdout)
+        let (image, mask, query) = (workflow.support, workflow.supportMask, workflow.query)
+        try assertPredictsAndTests(model, data: workflow, size: size)
 
         let analysed = try run(["analyze", "correlation", "--checkpoint", model, "--no-masker", "--images", data + "/class-1/images",
                                 "--taps", "layer4.2", "--image-size", size, "--json"])

@@ -10,35 +10,21 @@ final class ResNet101WorkflowTests: CommandLineTestCase {
     let size = "96"
 
     func checkpoint() throws -> String {
-        let file = path("hsnet-resnet101.safetensors")
-        let tensors = Dictionary(uniqueKeysWithValues: HSNet.deterministicStateDict(backbone: .resnet101).map { ($0.name, $0.tensor) })
-        try SafetensorsFile(tensors: tensors).write(to: URL(fileURLWithPath: file))
-        return file
+        try writeCheckpoint(HSNet.deterministicStateDict(backbone: .resnet101), named: "hsnet-resnet101.safetensors")
     }
 
     func testResNet101CheckpointRunsThroughTheCommands() throws {
         let model = try checkpoint()
-        let data = path("target")
-        let made = try run(["synth", "--out", data, "--style", "lesion", "--classes", "2", "--images-per-class", "3",
-                            "--size", size, "--seed", "1"])
-        XCTAssertEqual(made.status, 0, made.stderr)
+        let workflow = try makeWorkflowData(size: size)
+        let data = workflow.root
 
         let inspected = try run(["inspect", model])
         XCTAssertEqual(inspected.status, 0, inspected.stderr)
         XCTAssertTrue(inspected.stdout.contains("Model: HSNet with ResNet-101 backbone"), inspected.stdout)
         XCTAssertTrue(inspected.stdout.hasSuffix("\nRuns in cdfss: yes: HSNet with a ResNet-101 backbone\n"), inspected.stdout)
 
-        let image = data + "/class-1/images/001.png", mask = data + "/class-1/masks/001.png"
-        let query = data + "/class-1/images/002.png"
-        let predicted = try run(["predict", "--checkpoint", model, "--query", query, "--support", image, "--support-mask", mask,
-                                 "--image-size", size, "--output", path("pred.png"), "--json"])
-        XCTAssertEqual(predicted.status, 0, predicted.stderr)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: path("pred.png")))
-
-        let tested = try run(["test", "--checkpoint", model, "--benchmark", "folder", "--datapath", data, "--shots", "1",
-                              "--episodes", "2", "--image-size", size, "--report", path("r.json")])
-        XCTAssertEqual(tested.status, 0, tested.stderr)
-        XCTAssertTrue(tested.stdout.contains("mIoU: "), tested.stdout)
+        let (image, mask) = (workflow.support, workflow.supportMask)
+        try assertPredictsAndTests(model, data: workflow, size: size)
 
         // The maskers sit on layer 4, whose three taps come last in both depths.
         let tuned = try run(["finetune", "--checkpoint", model, "--adapt-image", image, "--adapt-mask", mask, "--steps", "2",

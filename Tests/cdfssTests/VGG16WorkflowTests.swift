@@ -11,10 +11,7 @@ final class VGG16WorkflowTests: CommandLineTestCase {
     let size = "64"
 
     func checkpoint() throws -> String {
-        let file = path("hsnet-vgg16.safetensors")
-        let tensors = Dictionary(uniqueKeysWithValues: HSNet.deterministicStateDict(backbone: .vgg16).map { ($0.name, $0.tensor) })
-        try SafetensorsFile(tensors: tensors).write(to: URL(fileURLWithPath: file))
-        return file
+        try writeCheckpoint(HSNet.deterministicStateDict(backbone: .vgg16), named: "hsnet-vgg16.safetensors")
     }
 
     /// torchvision's file: no prefix, with (a stand-in for) the classifier HSNet never runs.
@@ -30,10 +27,8 @@ final class VGG16WorkflowTests: CommandLineTestCase {
 
     func testVGG16RunsThroughTheCommands() throws {
         let model = try checkpoint()
-        let data = path("target")
-        let made = try run(["synth", "--out", data, "--style", "lesion", "--classes", "2", "--images-per-class", "3",
-                            "--size", size, "--seed", "1"])
-        XCTAssertEqual(made.status, 0, made.stderr)
+        let workflow = try makeWorkflowData(size: size)
+        let data = workflow.root
 
         let inspected = try run(["inspect", model])
         XCTAssertEqual(inspected.status, 0, inspected.stderr)
@@ -43,11 +38,11 @@ final class VGG16WorkflowTests: CommandLineTestCase {
         let backboneInspected = try run(["inspect", weights])
         XCTAssertTrue(backboneInspected.stdout.hasSuffix("\nRuns in cdfss: as --backbone-weights (a VGG-16)\n"), backboneInspected.stdout)
 
-        let image = data + "/class-1/images/001.png", mask = data + "/class-1/masks/001.png"
-        let query = data + "/class-1/images/002.png"
-        let predicted = try run(["predict", "--checkpoint", model, "--query", query, "--support", image, "--support-mask", mask,
-                                 "--image-size", size, "--output", path("pred.png"), "--json"])
-        XCTAssertEqual(predicted.status, 0, predicted.stderr)
+        let (image, mask, query) = (workflow.support, workflow.supportMask, workflow.query)
+        // Every adaptation mode builds maskers of VGG-16's layer-4 shape.
+        try assertPredictsAndTests(model, data: workflow, size: size,
+                                   testOptions: [["--adapt", "none"], ["--adapt", "episode", "--steps", "1"],
+                                                 ["--adapt", "domain", "--steps", "1", "--adapt-count", "2"]])
         // The learner alone with torchvision's file gives the same model, so the same answer.
         let learner = path("learner.safetensors")
         try SafetensorsFile(tensors: Dictionary(uniqueKeysWithValues: HSNet.deterministicStateDict(backbone: .vgg16)
@@ -56,14 +51,6 @@ final class VGG16WorkflowTests: CommandLineTestCase {
                                 "--support-mask", mask, "--image-size", size, "--output", path("pred2.png"), "--json"])
         XCTAssertEqual(separate.status, 0, separate.stderr)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("pred.png"))), try Data(contentsOf: URL(fileURLWithPath: path("pred2.png"))))
-
-        for adapt in ["none", "episode", "domain"] {
-            let extra = adapt == "none" ? [] : ["--steps", "1"] + (adapt == "domain" ? ["--adapt-count", "2"] : [])
-            let tested = try run(["test", "--checkpoint", model, "--benchmark", "folder", "--datapath", data, "--shots", "1",
-                                  "--episodes", "2", "--image-size", size, "--adapt", adapt] + extra)
-            XCTAssertEqual(tested.status, 0, "--adapt \(adapt): \(tested.stderr)")
-            XCTAssertTrue(tested.stdout.contains("mIoU: "), tested.stdout)
-        }
 
         // A fresh masker fits VGG-16's layer-4 tap: 512 channels, 2 x 2 at 64 x 64.
         let masker = path("masker.safetensors")
