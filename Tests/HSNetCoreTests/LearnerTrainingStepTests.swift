@@ -73,36 +73,9 @@ final class LearnerTrainingStepTests: XCTestCase {
             return Double(try model.learnerLossAndGradients(pyramids: pyramids, queryMasks: mask).loss)
         }
         let (_, gradients) = try HSNetFixtures.model.learnerLossAndGradients(pyramids: pyramids, queryMasks: mask)
-        for group in ["encoder_layer4.", "encoder_layer3.", "encoder_layer2.", "encoder_layer4to3.", "encoder_layer3to2.",
-                      "decoder1.", "decoder2."] {
-            // The direction: the group's own gradient, normalised; the derivative along it is
-            // the gradient's norm, so the check cannot pass on a gradient of zero.
-            var direction: [String: [Float]] = [:]
-            var norm = 0.0
-            for (name, _) in base where name.hasPrefix(group) {
-                let g = gradients[HSNet.learnerPrefix + name]!.scalars
-                direction[name] = g
-                norm += g.reduce(0.0) { $0 + Double($1) * Double($1) }
-            }
-            norm = norm.squareRoot()
-            XCTAssertGreaterThan(norm, 0, group)
-            // A step that moves the loss by about 1e-3: float32 noise in the loss (~1e-7) is
-            // then 1e-4 of the difference, and the central difference's truncation O(eps^2).
-            let eps = 1e-3 / norm
-            func shifted(_ sign: Double) -> [(name: String, tensor: Tensor)] {
-                base.map { entry in
-                    guard let d = direction[entry.name] else { return entry }
-                    return (entry.name, Tensor(shape: entry.tensor.shape, scalars: zip(entry.tensor.scalars, d).map {
-                        Float(Double($0) + sign * eps * Double($1) / norm)
-                    }))
-                }
-            }
-            let numeric = (try loss(shifted(1)) - loss(shifted(-1))) / (2 * eps)
-            // Float32 weights round the shifted values (relative 6e-8 of each weight) and the
-            // loss carries float32 rounding: 2% covers both with a wide margin, while a missing
-            // term, wrong sign or factor is off by far more.
-            XCTAssertEqual(numeric, norm, accuracy: 0.02 * norm, group)
-            print("finite differences \(group): analytic \(norm), numeric \(numeric)")
-        }
+        try assertLearnerGradientsMatchFiniteDifferences(
+            parameters: base, gradients: gradients,
+            groups: ["encoder_layer4.", "encoder_layer3.", "encoder_layer2.", "encoder_layer4to3.", "encoder_layer3to2.",
+                     "decoder1.", "decoder2."], loss: loss)
     }
 }

@@ -20,7 +20,7 @@ final class MaskerGradientTests: XCTestCase {
     func testEpisodeLossAndMaskerGradientsMatchAutograd() throws {
         let model = HSNetFixtures.model
         model.plugins.removeAll()
-        try XCTUnwrap(try model.installCheckpointMaskers(imageSize: 400), "checkpoint holds apm/acpa")
+        _ = try XCTUnwrap(try model.installCheckpointMaskers(imageSize: 400), "checkpoint holds apm/acpa")
         defer { model.plugins.removeAll() }
         let expected = try ReferenceFixture(HSNetFixtures.url("hsnet/hsnet_apm_episode_gradients.safetensors"))
 

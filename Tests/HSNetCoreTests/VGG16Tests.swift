@@ -247,30 +247,9 @@ final class VGG16Tests: XCTestCase {
             return Double(try model.learnerLossAndGradients(pyramids: pyramids, queryMasks: mask).loss)
         }
         let (_, gradients) = try Self.model.learnerLossAndGradients(pyramids: pyramids, queryMasks: mask)
-        for group in ["encoder_layer4.", "encoder_layer3.", "encoder_layer2.", "decoder2."] {
-            var direction: [String: [Float]] = [:]
-            var norm = 0.0
-            for (name, _) in base where name.hasPrefix(group) {
-                let g = gradients[HSNet.learnerPrefix + name]!.scalars
-                direction[name] = g
-                norm += g.reduce(0.0) { $0 + Double($1) * Double($1) }
-            }
-            norm = norm.squareRoot()
-            XCTAssertGreaterThan(norm, 0, group)
-            // A step that moves the loss by about 1e-3, as in LearnerTrainingStepTests: float32
-            // noise in the loss is then 1e-4 of the difference; 2% covers it and the rounding
-            // of the shifted weights, far below a missing term, wrong sign or factor.
-            let eps = 1e-3 / norm
-            func shifted(_ sign: Double) -> [(name: String, tensor: Tensor)] {
-                base.map { entry in
-                    guard let d = direction[entry.name] else { return entry }
-                    return (entry.name, Tensor(shape: entry.tensor.shape, scalars: zip(entry.tensor.scalars, d).map {
-                        Float(Double($0) + sign * eps * Double($1) / norm)
-                    }))
-                }
-            }
-            let numeric = (try loss(shifted(1)) - loss(shifted(-1))) / (2 * eps)
-            XCTAssertEqual(numeric, norm, accuracy: 0.02 * norm, group)
-        }
+        // The blocks whose input counts differ from ResNet's, and the decoder's end.
+        try assertLearnerGradientsMatchFiniteDifferences(
+            parameters: base, gradients: gradients,
+            groups: ["encoder_layer4.", "encoder_layer3.", "encoder_layer2.", "decoder2."], loss: loss)
     }
 }
