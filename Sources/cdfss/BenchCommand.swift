@@ -352,7 +352,7 @@ struct BenchCommand: ParsableCommand {
             (name: "picture \(index)", image: Tensor(shape: [1, 3, size, size], scalars: (0..<(3 * size * size)).map { _ in generator.uniform(-2, 2) }))
         }
         let pairs = stride(from: 0, to: pictures.count, by: 2).map { Array(pictures[$0..<($0 + 2)]) }
-        let backbone = try Timing.measure(runs: 1, warmup: 0) {
+        let backbone = Timing.measure(runs: 1, warmup: 0) {
             for pair in pairs { _ = model.features(of: pair.map(\.image)) }
         }
         let perPicture = { (seconds: [Double]) in seconds.map { $0 / Double(pictures.count) } }

@@ -21,6 +21,28 @@ final class CheckpointSummaryTests: XCTestCase {
         XCTAssertTrue(maskLine.contains("[1, 2048, 13, 13]") && maskLine.contains("float32") && maskLine.hasSuffix("346,112"), String(maskLine))
     }
 
+    /// PATNet's reference layers name the model and count apart; maskers of other layers
+    /// (`layer3.apm.*`) count as maskers.
+    func testPATNetAndMaskersOfOtherLayersAreNamed() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("patnet-\(UUID().uuidString).safetensors")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try SafetensorsFile(tensors: [
+            "hpn_learner.decoder2.2.weight": Tensor(zeros: [2, 16, 3, 3]),
+            "reference_layer1.weight": Tensor(zeros: [2, 512]), "reference_layer1.bias": Tensor(zeros: [2]),
+            "apm.mask_amplitude": Tensor(zeros: [1, 2048, 3, 3]),
+            "layer3.apm.mask_amplitude": Tensor(zeros: [1, 1024, 6, 6]),
+            "layer3.acpa.phase_attn.0.weight": Tensor(zeros: [8, 1024]),
+        ]).write(to: url)
+        let summary = try CheckpointSummary(safetensors: url)
+        XCTAssertEqual(summary.kind, .patnet(backbone: nil, maskers: ["APM", "layer3 APM", "layer3 ACPA"]))
+        XCTAssertEqual(summary.parameterCount(.reference), 1026)
+        XCTAssertEqual(summary.parameterCount(.masker), 2048 * 9 + 1024 * 36 + 8 * 1024)
+        XCTAssertEqual(summary.parameterCount(.other), 0)
+        let report = summary.textReport()
+        XCTAssertTrue(report.contains("Model: PATNet learner without backbone, maskers APM, layer3 APM, layer3 ACPA"), report)
+        XCTAssertTrue(report.contains("Reference layers # param.: 1,026"), report)
+    }
+
     func testTorchvisionResNet50NamesAreRecognisedAsBackboneOnly() throws {
         // Every tensor of this fixture holds one element, so counts are counts of names:
         // 159 learned, 159 BatchNorm buffers (106 statistics, 53 counters), fc.weight and fc.bias.

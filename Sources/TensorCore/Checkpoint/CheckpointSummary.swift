@@ -10,8 +10,10 @@ public struct CheckpointSummary: Encodable, Sendable {
         case backbone
         /// `hpn_learner.*`: the 4D-conv squeeze, mixing and decoder layers.
         case learner
-        /// `apm.*`, `acpa.*`: the frequency maskers.
+        /// `apm.*`, `acpa.*` (layer 4) and `layer2.apm.*` ... `layer3.acpa.*`: the frequency maskers.
         case masker
+        /// `reference_layer1..3.*`: PATNet's reference layers.
+        case reference
         /// The backbone's classifier (`fc`, `classifier`), which HSNet never runs.
         case unused
         case other
@@ -21,6 +23,8 @@ public struct CheckpointSummary: Encodable, Sendable {
     public enum Kind: Equatable, Sendable {
         /// An HSNet state dict (it has `hpn_learner.*`), with or without backbone and maskers.
         case hsnet(backbone: String?, maskers: [String])
+        /// HSNet's state dict with PATNet's `reference_layer1..3`.
+        case patnet(backbone: String?, maskers: [String])
         /// A classification network without HSNet's prefixes, such as torchvision's ResNet-50:
         /// usable as HSNet's backbone only.
         case backboneOnly(architecture: String)
@@ -28,8 +32,9 @@ public struct CheckpointSummary: Encodable, Sendable {
 
         public var description: String {
             switch self {
-            case .hsnet(let backbone, let maskers):
-                var text = "HSNet " + (backbone.map { "with \($0) backbone" } ?? "learner without backbone")
+            case .hsnet(let backbone, let maskers), .patnet(let backbone, let maskers):
+                let model = if case .patnet = self { "PATNet" } else { "HSNet" }
+                var text = model + " " + (backbone.map { "with \($0) backbone" } ?? "learner without backbone")
                 if !maskers.isEmpty { text += ", maskers " + maskers.joined(separator: ", ") }
                 return text
             case .backboneOnly(let architecture): return "\(architecture) (backbone only)"
@@ -191,6 +196,7 @@ public struct CheckpointSummary: Encodable, Sendable {
         var summary = ["Backbone # param.: \(groupedDigits(parameterCount(.backbone)))",
                        "Learnable # param.: \(groupedDigits(parameterCount(.learner)))"]
         if parameterCount(.masker) > 0 { summary.append("Masker # param.: \(groupedDigits(parameterCount(.masker)))") }
+        if parameterCount(.reference) > 0 { summary.append("Reference layers # param.: \(groupedDigits(parameterCount(.reference)))") }
         if parameterCount(.other) > 0 { summary.append("Other # param.: \(groupedDigits(parameterCount(.other)))") }
         summary.append("Total # param.: \(groupedDigits(totalParameterCount))")
         lines.append(summary.joined(separator: "  "))
@@ -220,6 +226,9 @@ public struct CheckpointSummary: Encodable, Sendable {
             return components.count > 1 && ["fc", "classifier"].contains(components[1]) ? .unused : .backbone
         case "hpn_learner": return .learner
         case "apm", "acpa": return .masker
+        case "layer2" where !bareBackbone, "layer3" where !bareBackbone, "layer4" where !bareBackbone:
+            return components.count > 1 && ["apm", "acpa"].contains(components[1]) ? .masker : .other
+        case let first where first.hasPrefix("reference_layer") && !bareBackbone: return .reference
         case "fc" where bareBackbone, "classifier" where bareBackbone: return .unused
         default: return bareBackbone ? .backbone : .other
         }
@@ -228,8 +237,13 @@ public struct CheckpointSummary: Encodable, Sendable {
     static func kind(of names: [String]) -> Kind {
         if names.contains(where: { $0.hasPrefix("hpn_learner.") }) {
             let backbone = names.filter { $0.hasPrefix("backbone.") }.map { String($0.dropFirst("backbone.".count)) }
-            let maskers = ["apm", "acpa"].filter { prefix in names.contains { $0.hasPrefix(prefix + ".") } }.map { $0.uppercased() }
-            return .hsnet(backbone: backbone.isEmpty ? nil : architecture(of: backbone), maskers: maskers)
+            // Layer 4's maskers under the published names, other layers' under `layerL.`.
+            let prefixes = ["apm", "acpa"] + (2...3).flatMap { ["layer\($0).apm", "layer\($0).acpa"] }
+            let maskers = prefixes.filter { prefix in names.contains { $0.hasPrefix(prefix + ".") } }
+                .map { $0.uppercased().replacingOccurrences(of: "LAYER", with: "layer").replacingOccurrences(of: ".", with: " ") }
+            let backboneName = backbone.isEmpty ? nil : architecture(of: backbone)
+            return names.contains(where: { $0.hasPrefix("reference_layer") })
+                ? .patnet(backbone: backboneName, maskers: maskers) : .hsnet(backbone: backboneName, maskers: maskers)
         }
         let resnetParts: Set<Substring> = ["conv1", "bn1", "layer1", "layer2", "layer3", "layer4", "fc"]
         if !names.isEmpty, names.contains("conv1.weight"), names.contains(where: { $0.hasPrefix("layer4.") }),
