@@ -22,6 +22,7 @@ final class PATNetWorkflowTests: CommandLineTestCase {
 
         let inspected = try run(["inspect", model])
         XCTAssertEqual(inspected.status, 0, inspected.stderr)
+        XCTAssertTrue(inspected.stdout.contains("Model: PATNet with ResNet-50 backbone"), inspected.stdout)
         XCTAssertTrue(inspected.stdout.hasSuffix("\nRuns in cdfss: yes: PATNet (ResNet-50)\n"), inspected.stdout)
 
         let (image, mask, query) = (workflow.support, workflow.supportMask, workflow.query)
