@@ -12,7 +12,8 @@
 # gave the shipped tensors bit for bit here (AMD EPYC), and the same kernels with the same
 # splits should on any x86-64 machine with AVX2; DemoModelTests says which it found. With other kernels
 # the weights come out elsewhere (14% apart in norm with OpenBLAS's AVX-512 kernels) and the
-# model does about the same (57.95 against 57.91 validation mIoU for a run of the same script),
+# model does about the same (57.95 against 57.91 validation mIoU for a run of an earlier version of
+# the same script),
 # which is the test's fallback.
 set -eu
 export OPENBLAS_CORETYPE=Haswell CDFSS_THREADS=2 OPENBLAS_NUM_THREADS=2

@@ -35,7 +35,7 @@ final class DemoModelTests: XCTestCase {
                                        cacheBytes: 512 << 20).validate().miou
         }
         let (ours, theirs) = (try validationMIoU(shipped), try validationMIoU(produced))
-        print("demo model: weights differ (other kernels); validation mIoU shipped \(ours), reproduced \(theirs)")
+        print("demo model: weights differ (other kernels, or code that sums in another order); validation mIoU shipped \(ours), reproduced \(theirs)")
         XCTAssertEqual(ours, theirs, accuracy: 5)
         XCTAssertGreaterThan(ours, 40, "the shipped model segments held-out source classes")
     }
