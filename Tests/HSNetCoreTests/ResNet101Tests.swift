@@ -94,4 +94,40 @@ final class ResNet101Tests: XCTestCase {
         print("HSNet-ResNet-101 1-shot episode: \(check)")
         XCTAssertTrue(check.passed, "\(check)")
     }
+    /// With APM-M + ACPA on the three layer-4 taps (det-fill parameters, as the fixture script
+    /// fills them): the logits, and one fine-tuning step's loss and masker gradients, against
+    /// the published code with the maskers where the APM repository puts them.
+    func testMaskersEpisodeAndFineTuningStepMatchReference() throws {
+        let fixture = try ReferenceFixture(HSNetFixtures.url("hsnet/hsnet_resnet101_maskers.safetensors"))
+        let model = Self.model
+        model.plugins.removeAll()
+        try PATNetTests.installDeterministicMaskers(model, imageSize: 128)
+        defer { model.plugins.removeAll() }
+        let (query, support, supportMask) = (try fixture.tensor("query_img"), try fixture.tensor("support_img"),
+                                             try fixture.tensor("support_mask"))
+        let logits = try model.predict(query: query, supports: support, supportMasks: supportMask)
+        // The same bound as the plain episode: the longest sum is unchanged by the maskers.
+        let check = try fixture.output("logits").check(logits, longestSum: Self.longestSum)
+        print("HSNet-ResNet-101 with maskers: \(check)")
+        XCTAssertTrue(check.passed, "\(check)")
+        XCTAssertLessThan(check.error, 1e-4)
+
+        let (loss, gradients) = try model.maskerLossAndGradients(query: query, support: support, supportMask: supportMask,
+                                                                 queryMask: try fixture.tensor("query_mask"))
+        // The loss averages 128 x 128 pixels; the gradients' longest sums are those of the
+        // forward and backward path, the layer-4 3 x 3 convolutions' 512 x 9 terms, as in
+        // MaskerGradientTests (the multiple is sqrt of it, ParityBound).
+        let lossCheck = try fixture.output("loss").check(Tensor(shape: [1], scalars: [loss]), longestSum: 128 * 128)
+        print("HSNet-ResNet-101 masker step: \(lossCheck)")
+        XCTAssertTrue(lossCheck.passed, "\(lossCheck)")
+        for name in ["apm.mask_amplitude", "apm.mask_phase", "acpa.phase_attn.0.weight", "acpa.phase_attn.2.weight"] {
+            let ours = try XCTUnwrap(gradients[name], name)
+            let gradientCheck = try fixture.output("grad." + name).check(ours, metric: .normRelative, longestSum: Self.longestSum)
+            print("HSNet-ResNet-101 masker step \(name): \(gradientCheck)")
+            XCTAssertTrue(gradientCheck.passed, "\(name): \(gradientCheck)")
+            // The ceiling for gradients, far above the derived bound.
+            XCTAssertLessThan(gradientCheck.error, 5e-3, name)
+        }
+    }
 }
+
