@@ -145,6 +145,23 @@ final class VGG16Tests: XCTestCase {
         }
         // The maskers change the answer: the check above is not the plain one twice.
         XCTAssertGreaterThan(zip(plain.scalars, masked.scalars).map { abs($0 - $1) }.max()!, 1e-3)
+
+        // One masker fine-tuning step on this episode: the loss (a mean over 160 x 160 pixels)
+        // and the masker gradients, whose longest sums are the path's 512 x 9 convolution
+        // terms, as for ResNet-50 (MaskerGradientTests).
+        let (loss, gradients) = try model.maskerLossAndGradients(query: query, support: support, supportMask: mask,
+                                                                 queryMask: try fixture.tensor("query_mask"))
+        let lossCheck = try fixture.output("maskers.loss").check(Tensor(shape: [1], scalars: [loss]), longestSum: 160 * 160)
+        print("HSNet-VGG-16 masker step: \(lossCheck)")
+        XCTAssertTrue(lossCheck.passed, "\(lossCheck)")
+        for name in maskerTensors.keys.sorted() {
+            let ours = try XCTUnwrap(gradients[name], name)
+            let check = try fixture.output("maskers.grad." + name).check(ours, metric: .normRelative, longestSum: Self.longestSum)
+            print("HSNet-VGG-16 masker step \(name): \(check)")
+            XCTAssertTrue(check.passed, "\(name): \(check)")
+            // The ceiling for gradients, far above the derived bound.
+            XCTAssertLessThan(check.error, 5e-3, name)
+        }
     }
 
     /// The same episode at 128 x 128, where pool5 is 4 x 4, an even size
