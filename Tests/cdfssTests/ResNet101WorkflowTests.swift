@@ -24,7 +24,10 @@ final class ResNet101WorkflowTests: CommandLineTestCase {
         XCTAssertTrue(inspected.stdout.hasSuffix("\nRuns in cdfss: yes: HSNet with a ResNet-101 backbone\n"), inspected.stdout)
 
         let (image, mask) = (workflow.support, workflow.supportMask)
-        try assertPredictsAndTests(model, data: workflow, size: size)
+        // Every adaptation mode builds maskers on its layer-4 taps.
+        try assertPredictsAndTests(model, data: workflow, size: size,
+                                   testOptions: [["--adapt", "none"], ["--adapt", "episode", "--steps", "1"],
+                                                 ["--adapt", "domain", "--steps", "1", "--adapt-count", "2"]])
 
         // The maskers sit on layer 4, whose three taps come last in both depths.
         let tuned = try run(["finetune", "--checkpoint", model, "--adapt-image", image, "--adapt-mask", mask, "--steps", "2",
@@ -35,6 +38,20 @@ final class ResNet101WorkflowTests: CommandLineTestCase {
                                 "--taps", "layer3.22,layer4.2", "--image-size", size, "--json"])
         XCTAssertEqual(analysed.status, 0, analysed.stderr)
         XCTAssertTrue(analysed.stdout.contains("layer3.22"), analysed.stdout)
+
+        // Its learner trains from the checkpoint (the 23 layer-3 taps' squeezing block included),
+        // and the result runs in predict.
+        let trained = try run(["train", "--checkpoint", model, "--benchmark", "folder", "--datapath", data, "--epochs", "1",
+                               "--episodes-per-epoch", "2", "--batch", "2", "--image-size", size, "--include-backbone",
+                               "--output", path("run")])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        let retrained = try SafetensorsFile.read(URL(fileURLWithPath: path("run/last.safetensors"))).tensors
+        let start = Dictionary(uniqueKeysWithValues: HSNet.deterministicStateDict(backbone: .resnet101).map { ($0.name, $0.tensor) })
+        XCTAssertEqual(retrained["hpn_learner.encoder_layer3.0.conv1.weight"]?.shape, [16, 23, 5, 5])
+        XCTAssertNotEqual(retrained["hpn_learner.encoder_layer3.0.conv1.weight"], start["hpn_learner.encoder_layer3.0.conv1.weight"])
+        let again = try run(["predict", "--checkpoint", path("run/last.safetensors"), "--query", workflow.query,
+                             "--support", image, "--support-mask", mask, "--image-size", size, "--output", path("pred3.png")])
+        XCTAssertEqual(again.status, 0, again.stderr)
 
         // ResNet-50 has no layer3.22: said once the model is known.
         assertFailsWithOneLine(try run(["analyze", "correlation", "--checkpoint", "builtin:deterministic", "--no-masker",
