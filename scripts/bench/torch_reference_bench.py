@@ -234,15 +234,21 @@ def finetune_row(torch, published, args, build_only=False):
     support_mask = centred_square_mask(torch, size).view(1, size, size)
     query_mask = centred_square_mask(torch, size).view(1, size, size)
 
+    step = training_step(model, optimizer, query_img, support_img, support_mask, query_mask)
+    seconds = time_runs(step, args.finetune_runs, warmup=1)
+    return [("finetune.step.apm-m+acpa.adam", seconds)]
+
+
+def training_step(model, optimizer, query_img, support_img, support_mask, query_mask):
+    """One step of HSNet's train.py loop body: forward, compute_objective, zero_grad,
+    backward, the optimizer's update (over whatever parameters it was given)."""
     def step():
         logit_mask = model(query_img, support_img, support_mask)
         loss = model.compute_objective(logit_mask, query_mask)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-
-    seconds = time_runs(step, args.finetune_runs, warmup=1)
-    return [("finetune.step.apm-m+acpa.adam", seconds)]
+    return step
 
 
 def maskers_row(torch, published, args, build_only=False):
@@ -282,13 +288,7 @@ def train_row(torch, published, args, build_only=False):
     query_mask = disk_masks(torch, batch, size, generator)
     support_mask = disk_masks(torch, batch, size, generator)
 
-    def step():
-        logit_mask = model(query_img, support_img, support_mask)
-        loss = model.compute_objective(logit_mask, query_mask)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
+    step = training_step(model, optimizer, query_img, support_img, support_mask, query_mask)
     seconds = time_runs(step, args.train_runs, warmup=1)
     return [("train.step.batch4.adam", seconds)]
 
