@@ -48,18 +48,8 @@ final class AmplitudePhaseMaskerGradientTests: XCTestCase {
                 // noise divided by 2 epsilon is ~1e-4 of the derivative; truncation is ~epsilon^2.
                 XCTAssertEqual(numeric, analytic, accuracy: 2e-3 * max(1, abs(analytic)), "input, \(variant) \(shape)")
 
-                for name in ["mask_amplitude", "mask_phase"] {
-                    let original = masker.parameters.first { $0.name == name }!.value
-                    let step = random.tensor(original.shape)
-                    try masker.setParameter(name, to: original + epsilon * step)
-                    let plus = try loss(x)
-                    try masker.setParameter(name, to: original - epsilon * step)
-                    let minus = try loss(x)
-                    try masker.setParameter(name, to: original)
-                    let numericMask = (plus - minus) / Double(2 * epsilon)
-                    let analyticMask = dot(gradients[name]!, step)
-                    XCTAssertEqual(numericMask, analyticMask, accuracy: 2e-3 * max(1, abs(analyticMask)), "\(name), \(variant) \(shape)")
-                }
+                try assertMaskGradientsMatchFiniteDifferences(masker, gradients: gradients, loss: { try loss(x) },
+                                                               random: &random, "\(variant) \(shape)")
             }
         }
     }

@@ -106,18 +106,8 @@ final class AmplitudePhaseMaskerSparsePlaneTests: XCTestCase {
                 // As in AmplitudePhaseMaskerGradientTests: float32 losses of ~200 terms, rounding
                 // noise / (2 epsilon) ~1e-4 of the derivative, truncation ~epsilon^2.
                 XCTAssertEqual(numeric, analytic, accuracy: 2e-3 * max(1, abs(analytic)), "input, \(variant) direct \(direct)")
-                for name in ["mask_amplitude", "mask_phase"] {
-                    let original = masker.parameters.first { $0.name == name }!.value
-                    let step = random.tensor(original.shape)
-                    try masker.setParameter(name, to: original + epsilon * step)
-                    let plus = try loss(x)
-                    try masker.setParameter(name, to: original - epsilon * step)
-                    let minus = try loss(x)
-                    try masker.setParameter(name, to: original)
-                    let numericMask = (plus - minus) / Double(2 * epsilon)
-                    let analyticMask = dot(gradients[name]!, step)
-                    XCTAssertEqual(numericMask, analyticMask, accuracy: 2e-3 * max(1, abs(analyticMask)), "\(name), \(variant) direct \(direct)")
-                }
+                try assertMaskGradientsMatchFiniteDifferences(masker, gradients: gradients, loss: { try loss(x) },
+                                                               random: &random, "\(variant) direct \(direct)")
             }
         }
     }
