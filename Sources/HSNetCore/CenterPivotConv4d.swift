@@ -24,7 +24,7 @@ import TensorCore
 /// `[conv1.weight | conv2.weight | bias1 + bias2]`. The columns are ordered (ha, wa, hb', wb'),
 /// which is the output layout itself, so nothing is permuted. The work is split into column
 /// blocks of one query row each (or part of one) that the cores fill and multiply
-/// independently, each with a single-threaded BLAS and a buffer that stays in cache.
+/// independently, each with its products on its own thread and a buffer that stays in cache.
 public struct CenterPivotConv4d {
     /// The 2-D convolution over the query axes (ha, wa); PyTorch name `conv1`.
     public var conv1: Conv2d
@@ -351,6 +351,7 @@ public struct CenterPivotConv4d {
 
     public func forward(_ x: Tensor) -> Tensor {
         let plan = checkedPlan(x.shape, "forward", allowingDirectSupport: true)
+        if usesWinogradQuery(plan) { return winogradForward(x, plan) }
         // The joint weights, then conv2's arranged for the direct kernel when it runs.
         let joint = jointWeights(plan) + (plan.directSupport ? directSupportWeights() : [])
         let directWeightsOffset = plan.outChannels * plan.rows
@@ -361,29 +362,27 @@ public struct CenterPivotConv4d {
             let y = out.baseAddress!
             withInputs(x, plan, width: width) { xp, source, taps in
                 joint.withUnsafeBufferPointer { wb in
-                    withBLASThreads(1) {
-                        parallelTasks(blockCount) { _, tasks in
-                            let columns = UnsafeMutablePointer<Float>.allocate(capacity: plan.rows * width * p)
-                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: plan.support.scratchCount)
-                            defer { columns.deallocate(); scratch.deallocate() }
-                            for index in tasks {
-                                let block = CenterPivotConv4d.block(index, plan, perRow: perRow, width: width)
-                                let ld = block.count * p
-                                CenterPivotConv4d.fillColumns(block, plan, pruned: source, input: xp,
-                                                              columns: columns, ld: ld, supportTaps: taps,
-                                                              tableStride: width * p, scratch: scratch)
-                                gemm(m: cout, n: ld, k: plan.rows, a: wb.baseAddress!, lda: plan.rows,
-                                     b: columns, ldb: ld,
-                                     c: y + block.sample * cout * total + (block.row * plan.wa + block.j0) * p,
-                                     ldc: total)
-                                if plan.directSupport {
-                                    let first = block.row * plan.wa + block.j0
-                                    CenterPivotConv4d.addDirectSupport(
-                                        plan, queries: first..<first + block.count,
-                                        weights: wb.baseAddress! + directWeightsOffset,
-                                        planes: xp + block.sample * plan.inChannels * plan.ha * plan.wa * plan.hb * plan.wb,
-                                        output: y + block.sample * cout * total)
-                                }
+                    parallelTasks(blockCount) { _, tasks in
+                        let columns = UnsafeMutablePointer<Float>.allocate(capacity: plan.rows * width * p)
+                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: plan.support.scratchCount)
+                        defer { columns.deallocate(); scratch.deallocate() }
+                        for index in tasks {
+                            let block = CenterPivotConv4d.block(index, plan, perRow: perRow, width: width)
+                            let ld = block.count * p
+                            CenterPivotConv4d.fillColumns(block, plan, pruned: source, input: xp,
+                                                          columns: columns, ld: ld, supportTaps: taps,
+                                                          tableStride: width * p, scratch: scratch)
+                            gemm(m: cout, n: ld, k: plan.rows, a: wb.baseAddress!, lda: plan.rows,
+                                 b: columns, ldb: ld,
+                                 c: y + block.sample * cout * total + (block.row * plan.wa + block.j0) * p,
+                                 ldc: total)
+                            if plan.directSupport {
+                                let first = block.row * plan.wa + block.j0
+                                CenterPivotConv4d.addDirectSupport(
+                                    plan, queries: first..<first + block.count,
+                                    weights: wb.baseAddress! + directWeightsOffset,
+                                    planes: xp + block.sample * plan.inChannels * plan.ha * plan.wa * plan.hb * plan.wb,
+                                    output: y + block.sample * cout * total)
                             }
                         }
                     }
@@ -425,6 +424,7 @@ public struct CenterPivotConv4d {
         let plan = checkedPlan(inputShape, "backwardInput")
         precondition(gradOutput.shape == plan.outputShape,
                      "CenterPivotConv4d.backwardInput: gradOutput is \(gradOutput.shapeDescription), expected \(plan.outputShape)")
+        if usesWinogradQuery(plan) { return winogradBackwardInput(gradOutput, plan, inputShape: inputShape) }
         let (cin, cout, p, total) = (plan.inChannels, plan.outChannels, plan.positions, plan.columns)
         let q = plan.query
         let gatherRows = cout * q.tapCount
@@ -456,65 +456,63 @@ public struct CenterPivotConv4d {
                                 let gy = gb.baseAddress!
                                 let supportTaps = stb.baseAddress!
                                 let prunedTargets = ptb.baseAddress!
-                                withBLASThreads(1) {
-                                    parallelTasks(blockCount) { _, tasks in
-                                        let gathered = UnsafeMutablePointer<Float>.allocate(capacity: gatherRows * width * p)
-                                        let prunedGrad = UnsafeMutablePointer<Float>.allocate(capacity: cin * width * p)
-                                        let columns2 = UnsafeMutablePointer<Float>.allocate(capacity: plan.rows2 * width * p)
-                                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: plan.support.scratchCount)
-                                        defer {
-                                            gathered.deallocate(); prunedGrad.deallocate()
-                                            columns2.deallocate(); scratch.deallocate()
-                                        }
-                                        for index in tasks {
-                                            let block = CenterPivotConv4d.block(index, plan, perRow: perRow, width: width)
-                                            let ld = block.count * p
-                                            let sampleGrad = gy + block.sample * cout * total
-                                            CenterPivotConv4d.gatherOutputGradient(block, plan, sampleGrad: sampleGrad,
-                                                                                   into: gathered, ld: ld)
-                                            gemm(m: cin, n: ld, k: gatherRows, a: t1b.baseAddress!, lda: gatherRows,
-                                                 b: gathered, ldb: ld, c: prunedGrad, ldc: ld)
-                                            // (Without rows, as with a dense support map, m is 0: no product.)
-                                            gemm(transposeA: true, m: plan.rows2, n: ld, k: cout,
-                                                 a: w2b.baseAddress!, lda: plan.rows2,
-                                                 b: sampleGrad + (block.row * wa + block.j0) * p, ldb: total,
-                                                 c: columns2, ldc: ld)
-                                            for c in 0..<cin {
-                                                // The block's support planes, one after the other.
-                                                let planes = gx + (((block.sample * cin + c) * ha + block.row) * wa
-                                                                   + block.j0) * planeSize
-                                                planes.update(repeating: 0, count: block.count * planeSize)
-                                                // conv2's windows, added back where they were read.
-                                                if plan.denseSupport {
-                                                    // Added for the whole tensor after the blocks.
-                                                } else if plan.readsSupportByRows {
-                                                    for jj in 0..<block.count {
-                                                        plan.support.col2im(columns2 + c * taps * ld + jj * p, rowStride: ld,
-                                                                            addingInto: planes + jj * planeSize,
-                                                                            scratch: scratch)
-                                                    }
-                                                } else {
-                                                    for t in 0..<taps {
-                                                        let index = supportTaps + t * tableStride
-                                                        let src = columns2 + (c * taps + t) * ld
-                                                        for q in 0..<ld {
-                                                            let i = Int(index[q])
-                                                            if i >= 0 { planes[i] += src[q] }
-                                                        }
+                                parallelTasks(blockCount) { _, tasks in
+                                    let gathered = UnsafeMutablePointer<Float>.allocate(capacity: gatherRows * width * p)
+                                    let prunedGrad = UnsafeMutablePointer<Float>.allocate(capacity: cin * width * p)
+                                    let columns2 = UnsafeMutablePointer<Float>.allocate(capacity: plan.rows2 * width * p)
+                                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: plan.support.scratchCount)
+                                    defer {
+                                        gathered.deallocate(); prunedGrad.deallocate()
+                                        columns2.deallocate(); scratch.deallocate()
+                                    }
+                                    for index in tasks {
+                                        let block = CenterPivotConv4d.block(index, plan, perRow: perRow, width: width)
+                                        let ld = block.count * p
+                                        let sampleGrad = gy + block.sample * cout * total
+                                        CenterPivotConv4d.gatherOutputGradient(block, plan, sampleGrad: sampleGrad,
+                                                                               into: gathered, ld: ld)
+                                        gemm(m: cin, n: ld, k: gatherRows, a: t1b.baseAddress!, lda: gatherRows,
+                                             b: gathered, ldb: ld, c: prunedGrad, ldc: ld)
+                                        // (Without rows, as with a dense support map, m is 0: no product.)
+                                        gemm(transposeA: true, m: plan.rows2, n: ld, k: cout,
+                                             a: w2b.baseAddress!, lda: plan.rows2,
+                                             b: sampleGrad + (block.row * wa + block.j0) * p, ldb: total,
+                                             c: columns2, ldc: ld)
+                                        for c in 0..<cin {
+                                            // The block's support planes, one after the other.
+                                            let planes = gx + (((block.sample * cin + c) * ha + block.row) * wa
+                                                               + block.j0) * planeSize
+                                            planes.update(repeating: 0, count: block.count * planeSize)
+                                            // conv2's windows, added back where they were read.
+                                            if plan.denseSupport {
+                                                // Added for the whole tensor after the blocks.
+                                            } else if plan.readsSupportByRows {
+                                                for jj in 0..<block.count {
+                                                    plan.support.col2im(columns2 + c * taps * ld + jj * p, rowStride: ld,
+                                                                        addingInto: planes + jj * planeSize,
+                                                                        scratch: scratch)
+                                                }
+                                            } else {
+                                                for t in 0..<taps {
+                                                    let index = supportTaps + t * tableStride
+                                                    let src = columns2 + (c * taps + t) * ld
+                                                    for q in 0..<ld {
+                                                        let i = Int(index[q])
+                                                        if i >= 0 { planes[i] += src[q] }
                                                     }
                                                 }
-                                                // conv1's part, on the pruned positions.
-                                                let g = prunedGrad + c * ld
-                                                if plan.collapsed {
-                                                    for jj in 0..<block.count {
-                                                        let plane = planes + jj * planeSize
-                                                        for u in 0..<ph {
-                                                            for v in 0..<pw { plane[u * sh * wb + v * sw] += g[jj] }
-                                                        }
+                                            }
+                                            // conv1's part, on the pruned positions.
+                                            let g = prunedGrad + c * ld
+                                            if plan.collapsed {
+                                                for jj in 0..<block.count {
+                                                    let plane = planes + jj * planeSize
+                                                    for u in 0..<ph {
+                                                        for v in 0..<pw { plane[u * sh * wb + v * sw] += g[jj] }
                                                     }
-                                                } else {
-                                                    for q in 0..<ld { planes[Int(prunedTargets[q])] += g[q] }
                                                 }
+                                            } else {
+                                                for q in 0..<ld { planes[Int(prunedTargets[q])] += g[q] }
                                             }
                                         }
                                     }
@@ -585,22 +583,20 @@ public struct CenterPivotConv4d {
             gradOutput.withUnsafeBufferPointer { gb in
                 let gy = gb.baseAddress!
                 withInputs(input, plan, width: width) { xp, source, taps in
-                    withBLASThreads(1) {
-                        parallelTasks(blockCount, maximumWorkers: slots) { worker, tasks in
-                            let columns = UnsafeMutablePointer<Float>.allocate(capacity: rows * width * p)
-                            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: plan.support.scratchCount)
-                            defer { columns.deallocate(); scratch.deallocate() }
-                            let accumulator = partialBase + worker * cout * rows
-                            for index in tasks {
-                                let block = CenterPivotConv4d.block(index, plan, perRow: perRow, width: width)
-                                let ld = block.count * p
-                                CenterPivotConv4d.fillColumns(block, plan, pruned: source, input: xp,
-                                                              columns: columns, ld: ld, supportTaps: taps,
-                                                              tableStride: width * p, scratch: scratch)
-                                gemm(transposeB: true, m: cout, n: rows, k: ld,
-                                     a: gy + block.sample * cout * total + (block.row * plan.wa + block.j0) * p,
-                                     lda: total, b: columns, ldb: ld, beta: 1, c: accumulator, ldc: rows)
-                            }
+                    parallelTasks(blockCount, maximumWorkers: slots) { worker, tasks in
+                        let columns = UnsafeMutablePointer<Float>.allocate(capacity: rows * width * p)
+                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: plan.support.scratchCount)
+                        defer { columns.deallocate(); scratch.deallocate() }
+                        let accumulator = partialBase + worker * cout * rows
+                        for index in tasks {
+                            let block = CenterPivotConv4d.block(index, plan, perRow: perRow, width: width)
+                            let ld = block.count * p
+                            CenterPivotConv4d.fillColumns(block, plan, pruned: source, input: xp,
+                                                          columns: columns, ld: ld, supportTaps: taps,
+                                                          tableStride: width * p, scratch: scratch)
+                            gemm(transposeB: true, m: cout, n: rows, k: ld,
+                                 a: gy + block.sample * cout * total + (block.row * plan.wa + block.j0) * p,
+                                 lda: total, b: columns, ldb: ld, beta: 1, c: accumulator, ldc: rows)
                         }
                     }
                 }

@@ -122,18 +122,17 @@ public final class HSNet {
         backbone.features(image)
     }
 
-    /// The taps of several images, computed side by side, one whole backbone pass per core
-    /// with a single-threaded BLAS: two independent passes keep both cores busier than one
-    /// pass split convolution by convolution (the 13 x 13 layer-4 maps leave little to split).
+    /// The taps of several images, computed side by side, one whole backbone pass per core,
+    /// each with its products on its own thread: two independent passes keep both cores
+    /// busier than one pass split convolution by convolution (the 13 x 13 layer-4 maps leave
+    /// little to split).
     public func features(of images: [Tensor]) -> [[Tensor]] {
         guard images.count > 1, workerCount > 1 else { return images.map { features(of: $0) } }
         var results = [[Tensor]](repeating: [], count: images.count)
-        withBLASThreads(1) {
-            results.withUnsafeMutableBufferPointer { out in
-                let slots = out.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: images.count) { i in
-                    slots[i] = backbone.features(images[i])
-                }
+        results.withUnsafeMutableBufferPointer { out in
+            let slots = out.baseAddress!
+            parallelTasks(images.count) { _, tasks in
+                for i in tasks { slots[i] = backbone.features(images[i]) }
             }
         }
         return results

@@ -4,7 +4,13 @@ import CBLAS
 /// `C[m x n] = alpha * op(A)[m x k] * op(B)[k x n] + beta * C`.
 ///
 /// `lda`, `ldb`, `ldc` are the row strides of A, B, C as stored (before any transpose).
-@inlinable
+///
+/// OpenBLAS itself runs single-threaded (`BLASThreads`); a large product is cut here into
+/// one slice of C per core, along its longer side, each slice a product of its own with the
+/// whole inner dimension. Every element of C is summed by the same kernel in the same order
+/// whether or not the product is cut, so results do not depend on the number of cores.
+/// Inside work that is already split over the cores (`insideParallelWork`), the product runs
+/// whole on its thread.
 public func gemm(
     transposeA: Bool = false, transposeB: Bool = false,
     m: Int, n: Int, k: Int,
@@ -20,13 +26,54 @@ public func gemm(
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
         return
     }
-    cblas_sgemm(CblasRowMajor,
-                transposeA ? CblasTrans : CblasNoTrans,
-                transposeB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha,
-                a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    BLASThreads.keepSingleThreaded()
+    func product(rows: Range<Int>, columns: Range<Int>) {
+        let (i, j) = (rows.lowerBound, columns.lowerBound)
+        cblas_sgemm(CblasRowMajor,
+                    transposeA ? CblasTrans : CblasNoTrans,
+                    transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(rows.count), Int32(columns.count), Int32(k), alpha,
+                    a + (transposeA ? i : i * lda), Int32(lda),
+                    b + (transposeB ? j * ldb : j), Int32(ldb), beta,
+                    c + i * ldc + j, Int32(ldc))
+    }
+    let slices = GEMMSplit.slices(m: m, n: n, k: k)
+    if slices == 1 {
+        product(rows: 0..<m, columns: 0..<n)
+        return
+    }
+    let alongColumns = n >= m
+    let length = alongColumns ? n : m
+    parallelFor(slices) { range in
+        for s in range {
+            let part = GEMMSplit.slice(s, of: slices, length: length)
+            if part.isEmpty { continue }
+            if alongColumns { product(rows: 0..<m, columns: part) } else { product(rows: part, columns: 0..<n) }
+        }
+    }
 }
 
+/// How a product is cut over the cores.
+enum GEMMSplit {
+    /// Products under this many multiply-adds stay whole: a slice would cost less than
+    /// handing it to another thread.
+    static let smallestSplit = 1 << 21
+    /// Slice boundaries fall on multiples of this, the width of OpenBLAS's micro-kernels.
+    static let alignment = 16
+
+    static func slices(m: Int, n: Int, k: Int) -> Int {
+        guard workerCount > 1, m * n * k >= smallestSplit, !insideParallelWork else { return 1 }
+        return min(workerCount, max(m, n) / alignment)
+    }
+
+    /// The `s`-th of `count` slices of `0..<length`, boundaries on multiples of `alignment`.
+    static func slice(_ s: Int, of count: Int, length: Int) -> Range<Int> {
+        func boundary(_ t: Int) -> Int {
+            t == count ? length : min(length, (length * t / count + alignment / 2) / alignment * alignment)
+        }
+        return boundary(s)..<boundary(s + 1)
+    }
+}
 /// Tensor-level matrix product of 2-D tensors: `op(a) * op(b)`.
 public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
     precondition(a.rank == 2 && b.rank == 2, "matmul needs 2-D tensors, got \(a.shapeDescription) and \(b.shapeDescription)")
@@ -46,10 +93,13 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     })
 }
 
-/// How many threads OpenBLAS uses. Kernels that parallelise themselves with
-/// `parallelFor` call OpenBLAS from inside the workers with one thread each, never both.
+/// OpenBLAS's own threads. cdfss keeps it at one thread and splits work over the cores
+/// itself (`gemm`, `parallelFor`): OpenBLAS's idle threads spin on `sched_yield` between
+/// products, and on a machine with few cores they take turns with the threads doing work.
 public enum BLASThreads {
-    public static func set(_ count: Int) { openblas_set_num_threads(Int32(count)) }
+    private static let singleThreaded: Void = { openblas_set_num_threads(1) }()
+    /// Sets OpenBLAS to one thread, once per process.
+    public static func keepSingleThreaded() { _ = singleThreaded }
     public static var current: Int { Int(openblas_get_num_threads()) }
 }
 
