@@ -44,3 +44,71 @@ extension CenterPivotConv4d {
         }
     }
 }
+
+// MARK: A mixing block's first layer on an upsampled coarse level plus a fixed fine one
+
+/// The first layer of a mixing block sees up(coarse) + fine, the coarser level resized over
+/// the query axes. Both convolutions are linear, and conv2 works on each query position's
+/// support plane alone, so it commutes with the resize (a weighted sum of query positions):
+///
+///     layer(up(c) + f) = layer(f) + conv1(up(c)) + up(conv2(c))
+///
+/// with both biases in layer(f). In fine-tuning the finer level is often fixed (its pyramid
+/// holds no plug-ins): layer(f) is then computed once per episode, and conv2 (as costly as
+/// conv1 on the 2 x 2 support planes) runs at the coarse level's query size, a quarter of
+/// the positions. The input gradient goes the same way back, to the coarse level directly.
+extension CenterPivotConv4d {
+    /// Whether the split applies to a coarse level of `coarseShape` resized to `fineShape`:
+    /// conv1 by Winograd's method on the fine level and conv2 a dense map on both.
+    func splitsOverUpsampling(coarseShape: [Int], fineShape: [Int]) -> Bool {
+        guard case .success(let fine) = plan(fineShape), case .success(let coarse) = plan(coarseShape) else { return false }
+        return usesWinogradQuery(fine) && coarse.denseSupport
+    }
+
+    /// layer(up(coarse) + fine) given `fixed` = layer(fine) [B, Cout, Ha, Wa, Hb, Wb], the fine
+    /// level's shape with this layer's channels.
+    func forwardUpsampled(_ coarse: Tensor, adding fixed: Tensor) -> Tensor {
+        let fineShape = [fixed.shape[0], inChannels] + Array(fixed.shape[2...])
+        precondition(splitsOverUpsampling(coarseShape: coarse.shape, fineShape: fineShape),
+                     "CenterPivotConv4d.forwardUpsampled: \(coarse.shapeDescription) to \(fineShape) does not split")
+        let fine = checkedPlan(fineShape, "forwardUpsampled")
+        let coarsePlan = checkedPlan(coarse.shape, "forwardUpsampled")
+        let resize = BilinearResize(outputHeight: fine.ha, outputWidth: fine.wa)
+        let upsampled = resize.forward(coarse, heightAxis: 2)
+        var result = fixed
+        result.withUnsafeMutableBufferPointer { out in
+            upsampled.withUnsafeBufferPointer { up in
+                Winograd3x3(weight: conv1.weight)
+                    .apply(up.baseAddress!, batch: fine.batch, height: fine.ha, width: fine.wa, lanes: fine.hb * fine.wb,
+                           accumulate: true, into: out.baseAddress!)
+            }
+        }
+        var coarseSupport = Tensor(zeros: coarsePlan.outputShape)
+        coarseSupport.withUnsafeMutableBufferPointer { out in
+            coarse.withUnsafeBufferPointer { addDenseSupportForward(input: $0.baseAddress!, coarsePlan, into: out.baseAddress!) }
+        }
+        result.addScaled(resize.forward(coarseSupport, heightAxis: 2))
+        return result
+    }
+
+    /// The gradient for the coarse level of `forwardUpsampled`: upᵀ(conv1ᵀ(g)) + conv2ᵀ(upᵀ(g)).
+    func backwardInputUpsampled(_ gradOutput: Tensor, coarseShape: [Int]) -> Tensor {
+        let fineShape = [gradOutput.shape[0], inChannels] + Array(gradOutput.shape[2...])
+        let fine = checkedPlan(fineShape, "backwardInputUpsampled")
+        let coarsePlan = checkedPlan(coarseShape, "backwardInputUpsampled")
+        let resize = BilinearResize(outputHeight: fine.ha, outputWidth: fine.wa)
+        let throughConv1 = Tensor(shape: fineShape) { out in
+            gradOutput.withUnsafeBufferPointer { g in
+                Winograd3x3(adjointOf: conv1.weight)
+                    .apply(g.baseAddress!, batch: fine.batch, height: fine.ha, width: fine.wa, lanes: fine.hb * fine.wb,
+                           into: out.baseAddress!)
+            }
+        }
+        var result = resize.backward(throughConv1, inputShape: coarseShape, heightAxis: 2)
+        let coarseGrad = resize.backward(gradOutput, inputShape: coarsePlan.outputShape, heightAxis: 2)
+        result.withUnsafeMutableBufferPointer { out in
+            coarseGrad.withUnsafeBufferPointer { addDenseSupportBackward(gradOutput: $0.baseAddress!, coarsePlan, into: out.baseAddress!) }
+        }
+        return result
+    }
+}

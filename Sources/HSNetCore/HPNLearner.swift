@@ -191,13 +191,18 @@ public struct HPNLearner {
     /// plus `fine`. HSNet's code calls this step `interpolate_support_dims`, but the dims it
     /// resizes are the query ones; the support dims must already agree.
     static func addUpsampled(_ coarse: Tensor, to fine: Tensor) throws -> Tensor {
-        let resize = BilinearResize(outputHeight: fine.shape[2], outputWidth: fine.shape[3])
-        var sum = resize.forward(coarse, heightAxis: 2)
-        guard sum.shape == fine.shape else {
-            throw InputError("HSNet learner: pyramid levels do not line up after squeezing (\(coarse.shapeDescription) vs \(fine.shapeDescription)); choose another image size")
-        }
+        try checkLevelsLineUp(coarse, fine)
+        var sum = BilinearResize(outputHeight: fine.shape[2], outputWidth: fine.shape[3]).forward(coarse, heightAxis: 2)
         sum.addScaled(fine)
         return sum
+    }
+
+    /// Two pyramid levels can be summed once the coarse one's query dims are resized: the
+    /// same batch, channels and support dims.
+    static func checkLevelsLineUp(_ coarse: Tensor, _ fine: Tensor) throws {
+        guard coarse.rank == 6, fine.rank == 6, coarse.shape[0...1] == fine.shape[0...1], coarse.shape[4...] == fine.shape[4...] else {
+            throw InputError("HSNet learner: pyramid levels do not line up after squeezing (\(coarse.shapeDescription) vs \(fine.shapeDescription)); choose another image size")
+        }
     }
 
     /// [B, C, Ha, Wa, Hb, Wb] -> [B, C, Ha, Wa]: the mean over the support positions.

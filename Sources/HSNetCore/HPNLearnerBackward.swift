@@ -14,16 +14,32 @@ extension HPNLearner.BuildingBlock {
         /// convolution's weight gradient needs it; its input gradient needs only the shape).
         let input: Tensor?
         let inputShape: [Int]
+        /// The input is the coarse level of an upsampled sum (`forwardForTraining(upsampling:fixedFirst:)`).
+        var upsampledInput = false
         var normInputs: [Tensor] = []
         var outputs: [Tensor] = []
     }
 
     /// `forward`, keeping what `backward` needs.
     public func forwardForTraining(_ x: Tensor, keepingInput: Bool = false) -> (output: Tensor, tape: Tape) {
-        var tape = Tape(input: keepingInput ? x : nil, inputShape: x.shape)
+        run(x, tape: Tape(input: keepingInput ? x : nil, inputShape: x.shape)) { convolutions[0].forward($0) }
+    }
+
+    /// `forward` on up(coarse) + fine, the coarse level resized over the query axes, given
+    /// `fixedFirst`, the first convolution's output on the fine level: that convolution is
+    /// split over the resize (`CenterPivotConv4d.forwardUpsampled`), and `backward` gives the
+    /// coarse level's gradient. For a fine level fixed over many calls (fine-tuning).
+    public func forwardForTraining(upsampling coarse: Tensor, fixedFirst: Tensor) -> (output: Tensor, tape: Tape) {
+        run(coarse, tape: Tape(input: nil, inputShape: coarse.shape, upsampledInput: true)) {
+            convolutions[0].forwardUpsampled($0, adding: fixedFirst)
+        }
+    }
+
+    private func run(_ x: Tensor, tape start: Tape, firstConvolution: (Tensor) -> Tensor) -> (output: Tensor, tape: Tape) {
+        var tape = start
         var h = x
-        for (convolution, norm) in zip(convolutions, norms) {
-            let convolved = convolution.forward(h)
+        for (layer, (convolution, norm)) in zip(convolutions, norms).enumerated() {
+            let convolved = layer == 0 ? firstConvolution(h) : convolution.forward(h)
             h = norm.forward(convolved)
             ReLU.apply(to: &h)
             tape.normInputs.append(convolved)
@@ -58,6 +74,9 @@ extension HPNLearner.BuildingBlock {
                 parameters.pointee[name + ".conv2.bias"] = conv.conv2Bias
             }
             if layer == 0 && !inputGradient { return nil }
+            if layer == 0 && tape.upsampledInput {
+                return convolutions[0].backwardInputUpsampled(grad, coarseShape: tape.inputShape)
+            }
             let inputShape = layer == 0 ? tape.inputShape : tape.outputs[layer - 1].shape
             grad = convolutions[layer].backwardInput(grad, inputShape: inputShape)
         }
@@ -102,10 +121,12 @@ extension HPNLearner {
     /// The learner's forward when only some pyramids change between calls (fine-tuning
     /// plug-ins that sit on those layers): `pyramids` by layer go through their squeezing
     /// blocks keeping their tapes, `squeezed` gives the other layers' encodings, computed once
-    /// (`squeezingBlock(forLayer:)`). Together they cover layers 4, 3 and 2, each once. The
+    /// (`squeezingBlock(forLayer:)`). Together they cover layers 4, 3 and 2, each once.
+    /// `fixedMixing`, from `fixedMixingTerms(squeezed:)` on the same encodings, lets the mixing
+    /// blocks take their first layer's part on those levels as computed once too. The
     /// backward (`backwardToPyramids`) gives the gradients for `pyramids`; no weight gradients.
-    public func forwardForTraining(pyramids: [Int: Tensor], squeezed given: [Int: Tensor]) throws
-        -> (logits: Tensor, tape: Tape) {
+    public func forwardForTraining(pyramids: [Int: Tensor], squeezed given: [Int: Tensor],
+                                   fixedMixing: [Int: Tensor] = [:]) throws -> (logits: Tensor, tape: Tape) {
         precondition(Set(pyramids.keys).isDisjoint(with: given.keys) && Set(pyramids.keys).union(given.keys) == [2, 3, 4],
                      "HPNLearner.forwardForTraining: layers \(pyramids.keys.sorted()) as pyramids and \(given.keys.sorted()) squeezed must cover 2, 3 and 4 once each")
         var squeezed = given
@@ -113,7 +134,26 @@ extension HPNLearner {
         for (layer, pyramid) in pyramids {
             (squeezed[layer], squeeze[layer]) = squeezingBlock(forLayer: layer).forwardForTraining(pyramid)
         }
-        return try mixAndDecodeForTraining(squeezed: squeezed, squeeze: squeeze, weightGradients: false)
+        precondition(Set(fixedMixing.keys).isSubset(of: given.keys),
+                     "HPNLearner.forwardForTraining: fixed mixing terms for levels \(fixedMixing.keys.sorted()), given squeezed \(given.keys.sorted())")
+        return try mixAndDecodeForTraining(squeezed: squeezed, squeeze: squeeze, weightGradients: false, fixedMixing: fixedMixing)
+    }
+
+    /// The first layer of each mixing block on its finer level, for the levels among
+    /// `squeezed` (3 for `encoder_layer4to3`, 2 for `encoder_layer3to2`) where that layer
+    /// splits over the upsampling of the coarser one (`CenterPivotConv4d.forwardUpsampled`):
+    /// what a fine-tuning step on the other levels can take as computed once.
+    public func fixedMixingTerms(squeezed: [Int: Tensor]) -> [Int: Tensor] {
+        var terms: [Int: Tensor] = [:]
+        for (level, block) in [(3, encoderLayer4to3), (2, encoderLayer3to2)] {
+            guard let fine = squeezed[level] else { continue }
+            // The coarse level has the same support planes, so the fine level's plan decides.
+            let first = block.convolutions[0]
+            if first.splitsOverUpsampling(coarseShape: fine.shape, fineShape: fine.shape) {
+                terms[level] = first.forward(fine)
+            }
+        }
+        return terms
     }
 
     /// `forwardForTraining(pyramids:squeezed:)` with the layer-4 pyramid alone changing (the
@@ -123,12 +163,15 @@ extension HPNLearner {
         try forwardForTraining(pyramids: [4: layer4Pyramid], squeezed: [3: squeezed3, 2: squeezed2])
     }
 
-    private func mixAndDecodeForTraining(squeezed: [Int: Tensor], squeeze: [Int: BuildingBlock.Tape], weightGradients: Bool) throws
-        -> (logits: Tensor, tape: Tape) {
-        let (mixed43, mix43Tape) = encoderLayer4to3.forwardForTraining(
-            try Self.addUpsampled(squeezed[4]!, to: squeezed[3]!), keepingInput: weightGradients)
-        let (mixed432, mix432Tape) = encoderLayer3to2.forwardForTraining(
-            try Self.addUpsampled(mixed43, to: squeezed[2]!), keepingInput: weightGradients)
+    private func mixAndDecodeForTraining(squeezed: [Int: Tensor], squeeze: [Int: BuildingBlock.Tape], weightGradients: Bool,
+                                         fixedMixing: [Int: Tensor] = [:]) throws -> (logits: Tensor, tape: Tape) {
+        func mix(_ block: BuildingBlock, _ coarse: Tensor, _ fine: Tensor, fixed: Tensor?) throws -> (output: Tensor, tape: BuildingBlock.Tape) {
+            guard let fixed else { return block.forwardForTraining(try Self.addUpsampled(coarse, to: fine), keepingInput: weightGradients) }
+            try Self.checkLevelsLineUp(coarse, fine)
+            return block.forwardForTraining(upsampling: coarse, fixedFirst: fixed)
+        }
+        let (mixed43, mix43Tape) = try mix(encoderLayer4to3, squeezed[4]!, squeezed[3]!, fixed: fixedMixing[3])
+        let (mixed432, mix432Tape) = try mix(encoderLayer3to2, mixed43, squeezed[2]!, fixed: fixedMixing[2])
         var inputs = [Self.meanOverSupportDims(mixed432)]
         var x = decoder[0].forward(inputs[0])
         ReLU.apply(to: &x)
@@ -218,18 +261,28 @@ extension HPNLearner {
 
         var squeezed: [Int: Tensor] = [:]
         grad = Self.meanOverSupportDimsBackward(grad, inputShape: tape.mixed432Shape)
-        grad = encoderLayer3to2.backward(grad, tape: tape.mix432, parameters: parameters, prefix: "encoder_layer3to2.")!
         // A sum's gradient reaches both terms: the fine level as it is, the coarse one through
-        // the adjoint of its upsampling.
-        if wanted.contains(2) { squeezed[2] = grad }
+        // the adjoint of its upsampling (taken inside the block when its first layer was
+        // split over the upsampling: the fine level was then fixed, and gets none).
+        func mixingBackward(_ block: BuildingBlock, _ grad: Tensor, tape blockTape: BuildingBlock.Tape, prefix: String,
+                            fineLevel: Int, fineShape: [Int], coarseShape: [Int]) -> (fine: Tensor?, coarse: Tensor) {
+            let toSum = block.backward(grad, tape: blockTape, parameters: parameters, prefix: prefix)!
+            if blockTape.upsampledInput {
+                precondition(!wanted.contains(fineLevel), "HPNLearner: the layer-\(fineLevel) level was fixed, it has no gradient")
+                return (nil, toSum)
+            }
+            let coarse = BilinearResize(outputHeight: fineShape[2], outputWidth: fineShape[3])
+                .backward(toSum, inputShape: coarseShape, heightAxis: 2)
+            return (toSum, coarse)
+        }
+        let (grad2, grad43) = mixingBackward(encoderLayer3to2, grad, tape: tape.mix432, prefix: "encoder_layer3to2.",
+                                             fineLevel: 2, fineShape: tape.mixed432Shape, coarseShape: tape.mixed43Shape)
+        if wanted.contains(2) { squeezed[2] = grad2 }
         guard parameters != nil || !wanted.isDisjoint(with: [3, 4]) else { return squeezed }
-        grad = BilinearResize(outputHeight: tape.mixed432Shape[2], outputWidth: tape.mixed432Shape[3])
-            .backward(grad, inputShape: tape.mixed43Shape, heightAxis: 2)
-        grad = encoderLayer4to3.backward(grad, tape: tape.mix43, parameters: parameters, prefix: "encoder_layer4to3.")!
-        if wanted.contains(3) { squeezed[3] = grad }
-        guard parameters != nil || wanted.contains(4) else { return squeezed }
-        squeezed[4] = BilinearResize(outputHeight: tape.mixed43Shape[2], outputWidth: tape.mixed43Shape[3])
-            .backward(grad, inputShape: tape.squeezedShapes[4]!, heightAxis: 2)
+        let (grad3, grad4) = mixingBackward(encoderLayer4to3, grad43, tape: tape.mix43, prefix: "encoder_layer4to3.",
+                                            fineLevel: 3, fineShape: tape.mixed43Shape, coarseShape: tape.squeezedShapes[4]!)
+        if wanted.contains(3) { squeezed[3] = grad3 }
+        if parameters != nil || wanted.contains(4) { squeezed[4] = grad4 }
         return squeezed
     }
 

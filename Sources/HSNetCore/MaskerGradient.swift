@@ -25,13 +25,16 @@ public struct MaskerEpisode {
     public let queryMask: Tensor
     /// The squeezed pyramids of the other layers (`HPNLearner.squeezingBlock(forLayer:)`), by layer.
     public let squeezed: [Int: Tensor]
+    /// The mixing blocks' first layer on those of them that are a block's finer level
+    /// (`HPNLearner.fixedMixingTerms(squeezed:)`), by level.
+    public let fixedMixing: [Int: Tensor]
     public var height: Int { queryMask.shape[0] }
     public var width: Int { queryMask.shape[1] }
 
     /// The memory the episode's tensors hold, in bytes (for caches with a memory budget).
     public var byteCount: Int {
         let tensors = Array(queryTaps.values.joined()) + Array(supportTaps.values.joined()) + [supportMask, queryMask]
-            + Array(squeezed.values)
+            + Array(squeezed.values) + Array(fixedMixing.values)
         return tensors.reduce(0) { $0 + $1.count * MemoryLayout<Float>.stride }
     }
 }
@@ -113,7 +116,8 @@ extension HSNet {
             support[layer] = indices.map { supportTaps[$0] }
         }
         return MaskerEpisode(trainedLayers: trained, queryTaps: query, supportTaps: support,
-                             supportMask: supportPlane, queryMask: queryPlane, squeezed: squeezed)
+                             supportMask: supportPlane, queryMask: queryPlane, squeezed: squeezed,
+                             fixedMixing: learner.fixedMixingTerms(squeezed: squeezed))
     }
 
     /// One training step's forward and backward on a prepared episode, with the plug-ins'
@@ -169,7 +173,8 @@ extension HSNet {
             let taps = tapLayers.indices.filter { tapLayers[$0] == layer }
             pyramids[layer] = Hypercorrelation.pyramid(query: taps.map { queryOperands[$0] }, support: taps.map { supportOperands[$0] })
         }
-        let (decoderLogits, learnerTape) = try learner.forwardForTraining(pyramids: pyramids, squeezed: episode.squeezed)
+        let (decoderLogits, learnerTape) = try learner.forwardForTraining(pyramids: pyramids, squeezed: episode.squeezed,
+                                                                          fixedMixing: episode.fixedMixing)
         let resize = BilinearResize(outputHeight: episode.height, outputWidth: episode.width)
         let logits = resize.forward(decoderLogits)
         let (loss, gradLogits) = Self.crossEntropy(logits: logits, target: episode.queryMask)

@@ -1,5 +1,5 @@
 import Foundation
-import HSNetCore
+@testable import HSNetCore
 import ReferenceParity
 import TensorCore
 import XCTest
@@ -385,5 +385,40 @@ final class CenterPivotConv4dTests: XCTestCase {
         }
         tensors["conv2.weight"] = Self.random([8, 7, 3, 3], seed: 1)
         XCTAssertThrowsError(try CenterPivotConv4d(tensors: tensors, prefix: "", supportStride: 1, source: "ckpt.pth"))
+    }
+
+    // MARK: A fixed fine level split over the upsampling
+
+    /// layer(up(c) + f) = layer(f) + conv1(up(c)) + up(conv2(c)), and its gradient for c, on a
+    /// mixing layer (2 x 2 support planes: conv1 by Winograd's method, conv2 a dense map).
+    func testFixedFineLevelSplitsOverTheUpsampling() throws {
+        let (cin, cout) = (6, 5)
+        let layer = CenterPivotConv4d(
+            conv1: Conv2d(weight: Self.random([cout, cin, 3, 3], seed: 11), bias: Self.random([cout], seed: 12), stride: 1, padding: 1),
+            conv2: Conv2d(weight: Self.random([cout, cin, 3, 3], seed: 13), bias: Self.random([cout], seed: 14), stride: 1, padding: 1))
+        let coarse = Self.random([1, cin, 5, 5, 2, 2], seed: 15)
+        let fine = Self.random([1, cin, 9, 9, 2, 2], seed: 16)
+        XCTAssertTrue(layer.splitsOverUpsampling(coarseShape: coarse.shape, fineShape: fine.shape))
+        let split = layer.forwardUpsampled(coarse, adding: layer.forward(fine))
+        let whole = layer.forward(try HPNLearner.addUpsampled(coarse, to: fine))
+        // Two float32 evaluations of the same sums (2 x 9 x 6 products of values in [-1, 1],
+        // plus the resize's weights, which sum to 1): each output's rounding error is at most
+        // about 120 terms x 2^-24 x their magnitude (below 1 each), 7e-6 apart at worst, against
+        // outputs of size 1 to 10; a wrong index or term would be off by 0.1 or more.
+        let scale = whole.scalars.map(abs).max()!
+        let difference = zip(split.scalars, whole.scalars).map { abs($0 - $1) }.max()!
+        XCTAssertLessThan(Double(difference), 7e-6 * Double(max(1, scale)), "split \(difference) apart, outputs up to \(scale)")
+
+        // The backward is the adjoint of the split's linear part: <L(c), g> = <c, Lᵀ(g)>,
+        // summed in double from float32 values (same argument: 1e-5 of the sums' magnitude).
+        let g = Self.random(split.shape, seed: 17)
+        let back = layer.backwardInputUpsampled(g, coarseShape: coarse.shape)
+        XCTAssertEqual(back.shape, coarse.shape)
+        // Both biases sit in the fixed term: with a zero one the split is linear in c.
+        let linear = layer.forwardUpsampled(coarse, adding: Tensor(zeros: split.shape))
+        let lhs = zip(linear.scalars, g.scalars).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        let rhs = zip(coarse.scalars, back.scalars).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        let magnitude = zip(linear.scalars, g.scalars).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
+        XCTAssertEqual(lhs, rhs, accuracy: 1e-5 * magnitude, "the split's backward is not its adjoint")
     }
 }
