@@ -26,16 +26,22 @@ extension CenterPivotConv4d {
         let columns = cin * positions
         var dense = [Float](repeating: 0, count: positions * cout * columns)
         conv2.weight.withUnsafeBufferPointer { w in
-            for u in 0..<hb {
-                for v in 0..<wb {
-                    for y in 0..<hb {
-                        for x in 0..<wb {
-                            let (ky, kx) = (y - u + ph, x - v + pw)
-                            guard ky >= 0, ky < kh, kx >= 0, kx < kw else { continue }
-                            for o in 0..<cout {
-                                let row = ((u * wb + v) * cout + o) * columns
-                                for c in 0..<cin {
-                                    dense[row + c * positions + y * wb + x] = w[((o * cin + c) * kh + ky) * kw + kx]
+            dense.withUnsafeMutableBufferPointer { d in
+                // Each row written in order: (c, y, x) innermost.
+                for u in 0..<hb {
+                    for v in 0..<wb {
+                        for o in 0..<cout {
+                            let row = ((u * wb + v) * cout + o) * columns
+                            for c in 0..<cin {
+                                let kernel = (o * cin + c) * kh * kw
+                                for y in 0..<hb {
+                                    let ky = y - u + ph
+                                    guard ky >= 0, ky < kh else { continue }
+                                    for x in 0..<wb {
+                                        let kx = x - v + pw
+                                        guard kx >= 0, kx < kw else { continue }
+                                        d[row + c * positions + y * wb + x] = w[kernel + ky * kw + kx]
+                                    }
                                 }
                             }
                         }

@@ -258,11 +258,22 @@ public struct Winograd3x3 {
                     for c in 0..<2 {
                         let source = out + (2 * a + c) * length
                         let tiles = (width - c + 1) / 2   // tiles whose column c lies inside the plane
-                        for tw in 0..<tiles {
-                            let (dst, src) = (row + (2 * tw + c) * lanes, source + tw * lanes)
-                            if accumulate {
+                        if lanes % 4 == 0 {
+                            let offset = SIMD4<Float>(repeating: bias)
+                            for tw in 0..<tiles {
+                                let (dst, src) = (row + (2 * tw + c) * lanes, source + tw * lanes)
+                                for g in stride(from: 0, to: lanes, by: 4) {
+                                    store4(dst + g, load4(src + g) + (accumulate ? load4(dst + g) : offset))
+                                }
+                            }
+                        } else if accumulate {
+                            for tw in 0..<tiles {
+                                let (dst, src) = (row + (2 * tw + c) * lanes, source + tw * lanes)
                                 for l in 0..<lanes { dst[l] += src[l] }
-                            } else {
+                            }
+                        } else {
+                            for tw in 0..<tiles {
+                                let (dst, src) = (row + (2 * tw + c) * lanes, source + tw * lanes)
                                 for l in 0..<lanes { dst[l] = src[l] + bias }
                             }
                         }
