@@ -31,7 +31,7 @@ test: system-packages
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	$(SWIFT) test $(TEST_FLAGS) --skip-build --disable-swift-testing
 	@echo "parity tests, one thread:"
-	CDFSS_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PARITY)
+	CDFSS_THREADS=1 $(PARITY)
 	@if [ -n "$$OPENBLAS_CORETYPE" ]; then \
 		echo "parity tests, OpenBLAS's own kernel choice (OPENBLAS_CORETYPE unset):"; \
 		env -u OPENBLAS_CORETYPE $(PARITY); \

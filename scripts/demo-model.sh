@@ -7,16 +7,16 @@
 #   scripts/demo-model.sh [WORK]          writes WORK/run/last.safetensors (default WORK: .demo-model)
 #   scripts/demo-model.sh --check [WORK]  and checks it against the shipped file (DemoModelTests)
 #
-# About 6 minutes on 2 cores. 250 Adam steps amplify the last bits of every sum, so the run
-# is pinned to OpenBLAS's Haswell kernels and two threads (ours and OpenBLAS's): so pinned, it
-# gave the shipped tensors bit for bit here (AMD EPYC), and the same kernels with the same
-# splits should on any x86-64 machine with AVX2; DemoModelTests says which it found. With other kernels
-# the weights come out elsewhere (14% apart in norm with OpenBLAS's AVX-512 kernels) and the
-# model does about the same (57.95 against 57.91 validation mIoU for a run of an earlier version of
-# the same script),
-# which is the test's fallback.
+# About 3 minutes on 2 cores. 250 Adam steps amplify the last bits of every sum, so the run
+# is pinned to OpenBLAS's Haswell kernels and two cdfss threads (OpenBLAS itself always runs
+# on one: cdfss splits the products): so pinned, it gave the shipped tensors bit for bit here
+# (AMD EPYC), and the same kernels with the same splits should on any x86-64 machine with AVX2;
+# DemoModelTests says which it found. With other kernels the weights come out elsewhere (14%
+# apart in norm with OpenBLAS's AVX-512 kernels) and the model does about the same (57.95
+# against 57.91 validation mIoU for a run of an earlier version of the same script), which is
+# the test's fallback.
 set -eu
-export OPENBLAS_CORETYPE=Haswell CDFSS_THREADS=2 OPENBLAS_NUM_THREADS=2
+export OPENBLAS_CORETYPE=Haswell CDFSS_THREADS=2
 cd "$(dirname "$0")/.."
 check=false
 if [ "${1:-}" = "--check" ]; then check=true; shift; fi

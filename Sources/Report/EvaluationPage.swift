@@ -62,7 +62,7 @@ public struct EvaluationPage {
         page.add("Per-class IoU") { EvaluationSections.classes(file) }
         if !examples.isEmpty {
             try page.add("Example episodes") {
-                Paragraph("The first \(examples.count) episode\(examples.count == 1 ? "" : "s") of the run\(file.runs.count > 1 ? " with seed \(file.runs[0].config.seed ?? 0)" : ""). Episodes take the classes in turn, so these show the first classes; every panel is the \(EpisodePicture.panelSide) x \(EpisodePicture.panelSide) square the network sees.", note: true)
+                Paragraph("The first \(examples.count) episode\(examples.count == 1 ? "" : "s") of the run\(file.runs.count > 1 ? " with seed \(file.runs[0].config.seed ?? 0)" : ""). Episodes take the classes in turn, so these show the first classes; every panel shows the square the network sees, drawn at \(EpisodePicture.panelSide) x \(EpisodePicture.panelSide) pixels.", note: true)
                 for example in examples {
                     try PictureFigure(id: figureID("episode", String(example.index)), caption: exampleCaption(example.index),
                                       picture: example.picture)

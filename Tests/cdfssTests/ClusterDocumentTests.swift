@@ -36,7 +36,7 @@ final class ClusterDocumentTests: CommandLineTestCase {
         for name in names {
             let script = """
                 #!/bin/sh
-                { echo "CALL \(name) CDFSS_THREADS=${CDFSS_THREADS:-} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-}"
+                { echo "CALL \(name) CDFSS_THREADS=${CDFSS_THREADS:-}"
                   for argument in "$@"; do echo "ARG $argument"; done; } >> "\(path("calls.txt"))"
                 \(name == "sbatch" ? "echo '\(sbatchPrints)'" : "")
                 """
@@ -94,7 +94,7 @@ final class ClusterDocumentTests: CommandLineTestCase {
             "BENCHMARK": "isic"])
         XCTAssertEqual(task.status, 0, task.stderr)
         let call = try XCTUnwrap(calls().first)
-        XCTAssertEqual(call.threads, "CDFSS_THREADS=2 OPENBLAS_NUM_THREADS=2")
+        XCTAssertEqual(call.threads, "CDFSS_THREADS=2")
         XCTAssertEqual(Array(call.arguments.prefix(1)), ["test"])
         let arguments = call.arguments.joined(separator: " ")
         for part in ["--benchmark isic", "--seeds 0,1,2,3,4", "--adapt episode", "--shard auto", "--report shards/isic/r-3.json"] {
@@ -160,13 +160,13 @@ final class ClusterDocumentTests: CommandLineTestCase {
         let shared = directory.appendingPathComponent("shared").path
         let pod = try command(job).replacingOccurrences(of: "/shared", with: shared)
         XCTAssertTrue(pod.contains("--shard auto --shard-count 10"), pod)
-        for (name, value) in [("CDFSS_THREADS", "2"), ("OPENBLAS_NUM_THREADS", "2")] {
+        for (name, value) in [("CDFSS_THREADS", "2")] {
             XCTAssertTrue(job.contains("- name: \(name)"), name)
             XCTAssertTrue(job.contains("value: \"\(value)\""), name)
         }
         let bin = try standIns(["cdfss"])
         let ran = try shell(pod, environment: ["PATH": bin.path + ":/usr/bin:/bin", "JOB_COMPLETION_INDEX": "7",
-                                                "CDFSS_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"])
+                                                "CDFSS_THREADS": "2"])
         XCTAssertEqual(ran.status, 0, ran.stderr)
         let arguments = try XCTUnwrap(calls().first).arguments.joined(separator: " ")
         XCTAssertTrue(arguments.contains("--report \(shared)/shards/deepglobe/r-7.json"), arguments)
