@@ -355,36 +355,22 @@ public struct CenterPivotConv4d {
         // The joint weights, then conv2's arranged for the direct kernel when it runs.
         let joint = jointWeights(plan) + (plan.directSupport ? directSupportWeights() : [])
         let directWeightsOffset = plan.outChannels * plan.rows
-        let (perRow, width) = CenterPivotConv4d.blocks(plan, rows: plan.rows)
-        let blockCount = plan.batch * plan.ha * perRow
-        let (cout, total, p) = (plan.outChannels, plan.columns, plan.positions)
+        let (cout, total) = (plan.outChannels, plan.columns)
         return Tensor(shape: plan.outputShape) { out in
             let y = out.baseAddress!
-            withInputs(x, plan, width: width) { xp, source, taps in
-                joint.withUnsafeBufferPointer { wb in
-                    parallelTasks(blockCount) { _, tasks in
-                        let columns = UnsafeMutablePointer<Float>.allocate(capacity: plan.rows * width * p)
-                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: plan.support.scratchCount)
-                        defer { columns.deallocate(); scratch.deallocate() }
-                        for index in tasks {
-                            let block = CenterPivotConv4d.block(index, plan, perRow: perRow, width: width)
-                            let ld = block.count * p
-                            CenterPivotConv4d.fillColumns(block, plan, pruned: source, input: xp,
-                                                          columns: columns, ld: ld, supportTaps: taps,
-                                                          tableStride: width * p, scratch: scratch)
-                            gemm(m: cout, n: ld, k: plan.rows, a: wb.baseAddress!, lda: plan.rows,
-                                 b: columns, ldb: ld,
-                                 c: y + block.sample * cout * total + (block.row * plan.wa + block.j0) * p,
-                                 ldc: total)
-                            if plan.directSupport {
-                                let first = block.row * plan.wa + block.j0
-                                CenterPivotConv4d.addDirectSupport(
-                                    plan, queries: first..<first + block.count,
-                                    weights: wb.baseAddress! + directWeightsOffset,
-                                    planes: xp + block.sample * plan.inChannels * plan.ha * plan.wa * plan.hb * plan.wb,
-                                    output: y + block.sample * cout * total)
-                            }
-                        }
+            joint.withUnsafeBufferPointer { wb in
+                forEachColumnBlock(x, plan) { _, block, columns, ld, xp in
+                    gemm(m: cout, n: ld, k: plan.rows, a: wb.baseAddress!, lda: plan.rows,
+                         b: columns, ldb: ld,
+                         c: y + block.sample * cout * total + (block.row * plan.wa + block.j0) * plan.positions,
+                         ldc: total)
+                    if plan.directSupport {
+                        let first = block.row * plan.wa + block.j0
+                        CenterPivotConv4d.addDirectSupport(
+                            plan, queries: first..<first + block.count,
+                            weights: wb.baseAddress! + directWeightsOffset,
+                            planes: xp + block.sample * plan.inChannels * plan.ha * plan.wa * plan.hb * plan.wb,
+                            output: y + block.sample * cout * total)
                     }
                 }
             }
@@ -405,6 +391,31 @@ public struct CenterPivotConv4d {
             pruned.withUnsafeBufferPointer { prb in
                 table.withUnsafeBufferPointer { tb in
                     body(xp, plan.readsInputDirectly ? xp : prb.baseAddress!, tb.baseAddress!)
+                }
+            }
+        }
+    }
+
+    /// The joint column matrix of every block of `x` (`fillColumns`), block by block on the
+    /// workers (at most `maximumWorkers`, each with its own buffer): `body` gets the worker's
+    /// number, the block, its columns with their row stride, and the input.
+    func forEachColumnBlock(_ x: Tensor, _ plan: Plan, maximumWorkers: Int = workerCount,
+                            _ body: (_ worker: Int, _ block: Block, _ columns: UnsafeMutablePointer<Float>, _ ld: Int,
+                                     _ input: UnsafePointer<Float>) -> Void) {
+        let (perRow, width) = CenterPivotConv4d.blocks(plan, rows: plan.rows)
+        let p = plan.positions
+        withInputs(x, plan, width: width) { xp, source, taps in
+            parallelTasks(plan.batch * plan.ha * perRow, maximumWorkers: maximumWorkers) { worker, tasks in
+                let columns = UnsafeMutablePointer<Float>.allocate(capacity: plan.rows * width * p)
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: plan.support.scratchCount)
+                defer { columns.deallocate(); scratch.deallocate() }
+                for index in tasks {
+                    let block = CenterPivotConv4d.block(index, plan, perRow: perRow, width: width)
+                    let ld = block.count * p
+                    CenterPivotConv4d.fillColumns(block, plan, pruned: source, input: xp,
+                                                  columns: columns, ld: ld, supportTaps: taps,
+                                                  tableStride: width * p, scratch: scratch)
+                    body(worker, block, columns, ld, xp)
                 }
             }
         }
@@ -573,32 +584,18 @@ public struct CenterPivotConv4d {
         let plan = checkedPlan(input.shape, "parameterGradients", allowingDenseSupport: false)
         precondition(gradOutput.shape == plan.outputShape,
                      "CenterPivotConv4d.parameterGradients: gradOutput is \(gradOutput.shapeDescription), expected \(plan.outputShape)")
-        let (perRow, width) = CenterPivotConv4d.blocks(plan, rows: plan.rows)
-        let blockCount = plan.batch * plan.ha * perRow
-        let (cout, total, p, rows) = (plan.outChannels, plan.columns, plan.positions, plan.rows)
-        let slots = min(workerCount, blockCount)
+        let (cout, total, rows) = (plan.outChannels, plan.columns, plan.rows)
+        let (perRow, _) = CenterPivotConv4d.blocks(plan, rows: plan.rows)
+        let slots = min(workerCount, plan.batch * plan.ha * perRow)
         var partials = [Float](repeating: 0, count: slots * cout * rows)
         partials.withUnsafeMutableBufferPointer { partialBuffer in
             let partialBase = partialBuffer.baseAddress!
             gradOutput.withUnsafeBufferPointer { gb in
                 let gy = gb.baseAddress!
-                withInputs(input, plan, width: width) { xp, source, taps in
-                    parallelTasks(blockCount, maximumWorkers: slots) { worker, tasks in
-                        let columns = UnsafeMutablePointer<Float>.allocate(capacity: rows * width * p)
-                        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: plan.support.scratchCount)
-                        defer { columns.deallocate(); scratch.deallocate() }
-                        let accumulator = partialBase + worker * cout * rows
-                        for index in tasks {
-                            let block = CenterPivotConv4d.block(index, plan, perRow: perRow, width: width)
-                            let ld = block.count * p
-                            CenterPivotConv4d.fillColumns(block, plan, pruned: source, input: xp,
-                                                          columns: columns, ld: ld, supportTaps: taps,
-                                                          tableStride: width * p, scratch: scratch)
-                            gemm(transposeB: true, m: cout, n: rows, k: ld,
-                                 a: gy + block.sample * cout * total + (block.row * plan.wa + block.j0) * p,
-                                 lda: total, b: columns, ldb: ld, beta: 1, c: accumulator, ldc: rows)
-                        }
-                    }
+                forEachColumnBlock(input, plan, maximumWorkers: slots) { worker, block, columns, ld, _ in
+                    gemm(transposeB: true, m: cout, n: rows, k: ld,
+                         a: gy + block.sample * cout * total + (block.row * plan.wa + block.j0) * plan.positions,
+                         lda: total, b: columns, ldb: ld, beta: 1, c: partialBase + worker * cout * rows, ldc: rows)
                 }
             }
         }
