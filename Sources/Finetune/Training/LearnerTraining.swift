@@ -175,9 +175,9 @@ public final class LearnerTraining {
         let names = [set.url(episode.query.image).path, set.url(episode.support.image).path]
         let size = settings.imageSize
         // One picture at a time: a pair of missing pictures would go through the backbone side
-        // by side (one BLAS thread each) and a single one with both threads, and some OpenBLAS
-        // kernels round those differently. Which pictures are cached depends on the run's
-        // history, so a resumed run must meet the same arithmetic whatever its cache holds.
+        // by side (each pass on one thread) and a single one with its work split over the
+        // cores, and the two need not round alike. Which pictures are cached depends on the
+        // run's history, so a resumed run must meet the same arithmetic whatever its cache holds.
         let found = try names.map { name in
             try taps.taps(of: [name]) { path in
                 imageTensor(try RGBImage(contentsOf: URL(fileURLWithPath: path)), size: size)
