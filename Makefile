@@ -24,7 +24,7 @@ TEST_FLAGS = -c release -Xswiftc -enable-testing --scratch-path .build-tests
 # thread (another split of every sum), and OpenBLAS's other kernel family (its own choice for
 # this CPU when the environment pins one through OPENBLAS_CORETYPE, the pinned Haswell
 # kernels otherwise). Their bounds follow from the numerics, so they must pass everywhere.
-PARITY_TESTS = AmplitudePhaseMaskerTests|ResNet101Tests|AmplitudePhaseMaskerSparsePlaneTests|SlotGradientTests|ChannelPhaseAttentionTests|CenterPivotConv4dTests|Layer[A-Za-z0-9]*Tests|HypercorrelationTests|HypercorrelationBackwardTests|HPNLearnerBackwardTests|LearnerTrainingStepTests|HSNetEpisodeTests|MaskerGradientTests|AdamTrajectoryTests|SmallPlaneDFTTests|AmplitudePhaseMaskerGradientTests|ChannelPhaseAttentionGradientTests|PATNetTests|PATNetTrainingTests|PATNetMaskerGradientTests|VGG16Tests
+PARITY_TESTS = AmplitudePhaseMaskerTests|MatrixProductTests|ResNet101Tests|AmplitudePhaseMaskerSparsePlaneTests|SlotGradientTests|ChannelPhaseAttentionTests|CenterPivotConv4dTests|Layer[A-Za-z0-9]*Tests|HypercorrelationTests|HypercorrelationBackwardTests|HPNLearnerBackwardTests|LearnerTrainingStepTests|HSNetEpisodeTests|MaskerGradientTests|AdamTrajectoryTests|SmallPlaneDFTTests|AmplitudePhaseMaskerGradientTests|ChannelPhaseAttentionGradientTests|PATNetTests|PATNetTrainingTests|PATNetMaskerGradientTests|VGG16Tests
 PARITY = $(SWIFT) test $(TEST_FLAGS) --skip-build --disable-swift-testing --filter '$(PARITY_TESTS)'
 
 test: system-packages

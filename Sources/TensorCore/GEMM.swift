@@ -7,8 +7,9 @@ import CBLAS
 ///
 /// OpenBLAS itself runs single-threaded (`BLASThreads`); a large product is cut here into
 /// one slice of C per core, along its longer side, each slice a product of its own with the
-/// whole inner dimension. Every element of C is summed by the same kernel in the same order
-/// whether or not the product is cut, so results do not depend on the number of cores.
+/// whole inner dimension: no sum is split, so an element's rounding error stays that of a
+/// dot product of k terms whatever the number of cores. (The bits may still differ from the
+/// whole product's: OpenBLAS's Haswell kernels order a sum differently at a slice's edges.)
 /// Inside work that is already split over the cores (`insideParallelWork`), the product runs
 /// whole on its thread.
 public func gemm(
@@ -100,15 +101,38 @@ public enum BLASThreads {
     private static let singleThreaded: Void = { openblas_set_num_threads(1) }()
     /// Sets OpenBLAS to one thread, once per process.
     public static func keepSingleThreaded() { _ = singleThreaded }
-    public static var current: Int { Int(openblas_get_num_threads()) }
 }
 
 /// Row-major single-precision symmetric rank-k update over OpenBLAS, upper triangle only:
 /// `C[n x n] = alpha * A[n x k] * A[n x k]ᵀ + beta * C`, half the work of the full product.
 /// The strictly lower triangle of C is left untouched.
-@inlinable
+///
+/// On several cores (outside work already split over them) the triangle is cut in two
+/// shares of equal work: the rows below n1 = n (1 - 1/√2), their diagonal block by `ssyrk`
+/// and the block right of it by `sgemm`, and the remaining diagonal block by `ssyrk`, each
+/// (n² / 4 multiply-adds) on its own core.
 public func syrkUpper(n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, beta: Float = 0,
                       c: UnsafeMutablePointer<Float>, ldc: Int) {
     guard n > 0, k > 0 else { return }
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(n), Int32(k), alpha, a, Int32(lda), beta, c, Int32(ldc))
+    BLASThreads.keepSingleThreaded()
+    func diagonalBlock(_ rows: Range<Int>) {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(rows.count), Int32(k), alpha,
+                    a + rows.lowerBound * lda, Int32(lda), beta, c + rows.lowerBound * (ldc + 1), Int32(ldc))
+    }
+    let first = Int((Double(n) * (1 - 0.5.squareRoot())).rounded())
+    guard workerCount > 1, !insideParallelWork, n * n * k / 2 >= GEMMSplit.smallestSplit, first > 0, first < n else {
+        diagonalBlock(0..<n)
+        return
+    }
+    parallelFor(2) { shares in
+        for share in shares {
+            if share == 0 {
+                diagonalBlock(0..<first)
+                gemm(transposeB: true, m: first, n: n - first, k: k, alpha: alpha, a: a, lda: lda,
+                     b: a + first * lda, ldb: lda, beta: beta, c: c + first, ldc: ldc)
+            } else {
+                diagonalBlock(first..<n)
+            }
+        }
+    }
 }
