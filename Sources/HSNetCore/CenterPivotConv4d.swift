@@ -27,9 +27,12 @@ import TensorCore
 /// independently, each with its products on its own thread and a buffer that stays in cache.
 public struct CenterPivotConv4d {
     /// The 2-D convolution over the query axes (ha, wa); PyTorch name `conv1`.
-    public var conv1: Conv2d
+    public var conv1: Conv2d { didSet { derived = DerivedKernels() } }
     /// The 2-D convolution over the support axes (hb, wb); its stride is the support stride.
-    public var conv2: Conv2d
+    public var conv2: Conv2d { didSet { derived = DerivedKernels() } }
+    /// Kernels made from the weights (Winograd's transformed kernels, the dense support map),
+    /// kept for the next call; replaced whenever a weight changes.
+    var derived = DerivedKernels()
 
     public init(conv1: Conv2d, conv2: Conv2d) {
         if let problem = CenterPivotConv4d.parameterProblem(conv1: conv1, conv2: conv2) {

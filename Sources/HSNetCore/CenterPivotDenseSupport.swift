@@ -69,7 +69,7 @@ extension CenterPivotConv4d {
     /// columns channel-major (c, p'), so each side reads and writes its own order.
     private func applyDenseSupport(_ source: UnsafePointer<Float>, _ plan: Plan, adjoint: Bool,
                                    addingInto destination: UnsafeMutablePointer<Float>) {
-        let dense = denseSupportWeights(plan)
+        let dense = derived.denseSupport(height: plan.hb, width: plan.wb) { denseSupportWeights(plan) }
         let p = plan.hb * plan.wb
         let queries = plan.ha * plan.wa
         let (inChannels, outChannels) = adjoint ? (plan.outChannels, plan.inChannels) : (plan.inChannels, plan.outChannels)

@@ -1,3 +1,4 @@
+import Foundation
 import TensorCore
 
 /// conv1 of a center-pivot convolution by Winograd's F(2 x 2, 3 x 3) (`Winograd3x3`).
@@ -23,7 +24,7 @@ extension CenterPivotConv4d {
         let bias = (0..<plan.outChannels).map { (conv1.bias?.scalars[$0] ?? 0) + (conv2.bias?.scalars[$0] ?? 0) }
         return Tensor(shape: plan.outputShape) { out in
             x.withUnsafeBufferPointer { xb in
-                Winograd3x3(weight: conv1.weight)
+                derived.winograd(conv1.weight)
                     .apply(xb.baseAddress!, batch: plan.batch, height: plan.ha, width: plan.wa, lanes: plan.hb * plan.wb,
                            bias: bias, into: out.baseAddress!)
                 addDenseSupportForward(input: xb.baseAddress!, plan, into: out.baseAddress!)
@@ -36,7 +37,7 @@ extension CenterPivotConv4d {
     func winogradBackwardInput(_ gradOutput: Tensor, _ plan: Plan, inputShape: [Int]) -> Tensor {
         Tensor(shape: inputShape) { out in
             gradOutput.withUnsafeBufferPointer { gb in
-                Winograd3x3(adjointOf: conv1.weight)
+                derived.adjointWinograd(conv1.weight)
                     .apply(gb.baseAddress!, batch: plan.batch, height: plan.ha, width: plan.wa, lanes: plan.hb * plan.wb,
                            into: out.baseAddress!)
                 addDenseSupportBackward(gradOutput: gb.baseAddress!, plan, into: out.baseAddress!)
@@ -78,7 +79,7 @@ extension CenterPivotConv4d {
         var result = fixed
         result.withUnsafeMutableBufferPointer { out in
             upsampled.withUnsafeBufferPointer { up in
-                Winograd3x3(weight: conv1.weight)
+                derived.winograd(conv1.weight)
                     .apply(up.baseAddress!, batch: fine.batch, height: fine.ha, width: fine.wa, lanes: fine.hb * fine.wb,
                            accumulate: true, into: out.baseAddress!)
             }
@@ -99,7 +100,7 @@ extension CenterPivotConv4d {
         let resize = BilinearResize(outputHeight: fine.ha, outputWidth: fine.wa)
         let throughConv1 = Tensor(shape: fineShape) { out in
             gradOutput.withUnsafeBufferPointer { g in
-                Winograd3x3(adjointOf: conv1.weight)
+                derived.adjointWinograd(conv1.weight)
                     .apply(g.baseAddress!, batch: fine.batch, height: fine.ha, width: fine.wa, lanes: fine.hb * fine.wb,
                            into: out.baseAddress!)
             }
@@ -110,5 +111,45 @@ extension CenterPivotConv4d {
             coarseGrad.withUnsafeBufferPointer { addDenseSupportBackward(gradOutput: $0.baseAddress!, coarsePlan, into: out.baseAddress!) }
         }
         return result
+    }
+}
+
+/// Kernels a center-pivot convolution makes from its weights at every call otherwise: the
+/// Winograd transforms of conv1 and of its adjoint, and conv2's dense map per support size.
+/// A fine-tuning step runs each mixing layer forward and backward with frozen weights, so
+/// they are made once; the layer replaces this object whenever a weight is set. Shared by
+/// copies of the layer (which hold the same weights) and filled under a lock, so episodes
+/// on several threads may use one model.
+final class DerivedKernels: @unchecked Sendable {
+    private let lock = NSLock()
+    private var forward: Winograd3x3?
+    private var adjoint: Winograd3x3?
+    private var dense: [SIMD2<Int>: [Float]] = [:]
+
+    func winograd(_ weight: Tensor) -> Winograd3x3 {
+        lock.withLock {
+            if let forward { return forward }
+            let made = Winograd3x3(weight: weight)
+            forward = made
+            return made
+        }
+    }
+
+    func adjointWinograd(_ weight: Tensor) -> Winograd3x3 {
+        lock.withLock {
+            if let adjoint { return adjoint }
+            let made = Winograd3x3(adjointOf: weight)
+            adjoint = made
+            return made
+        }
+    }
+
+    func denseSupport(height: Int, width: Int, make: () -> [Float]) -> [Float] {
+        lock.withLock {
+            if let map = dense[SIMD2(height, width)] { return map }
+            let made = make()
+            dense[SIMD2(height, width)] = made
+            return made
+        }
     }
 }

@@ -75,6 +75,7 @@ enum GEMMSplit {
         return boundary(s)..<boundary(s + 1)
     }
 }
+
 /// Tensor-level matrix product of 2-D tensors: `op(a) * op(b)`.
 public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
     precondition(a.rank == 2 && b.rank == 2, "matmul needs 2-D tensors, got \(a.shapeDescription) and \(b.shapeDescription)")

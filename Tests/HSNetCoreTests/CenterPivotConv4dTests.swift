@@ -421,4 +421,26 @@ final class CenterPivotConv4dTests: XCTestCase {
         let magnitude = zip(linear.scalars, g.scalars).reduce(0.0) { $0 + abs(Double($1.0) * Double($1.1)) }
         XCTAssertEqual(lhs, rhs, accuracy: 1e-5 * magnitude, "the split's backward is not its adjoint")
     }
+
+    /// The kernels made from the weights are kept between calls and made again when a weight
+    /// changes: after an update, forward and input gradient equal a fresh layer's bit for bit.
+    func testKernelsMadeFromTheWeightsFollowTheirUpdates() {
+        func layer(_ seed: UInt64) -> CenterPivotConv4d {
+            CenterPivotConv4d(
+                conv1: Conv2d(weight: Self.random([4, 3, 3, 3], seed: seed), bias: Self.random([4], seed: seed + 1), stride: 1, padding: 1),
+                conv2: Conv2d(weight: Self.random([4, 3, 3, 3], seed: seed + 2), bias: Self.random([4], seed: seed + 3), stride: 1, padding: 1))
+        }
+        let x = Self.random([1, 3, 6, 6, 2, 2], seed: 30)
+        let g = Self.random([1, 4, 6, 6, 2, 2], seed: 31)
+        var updated = layer(20)
+        _ = updated.forward(x)
+        _ = updated.backwardInput(g, inputShape: x.shape)
+        let fresh = layer(40)
+        updated.conv1.weight = fresh.conv1.weight
+        updated.conv2.weight = fresh.conv2.weight
+        updated.conv1.bias = fresh.conv1.bias
+        updated.conv2.bias = fresh.conv2.bias
+        XCTAssertEqual(updated.forward(x).scalars, fresh.forward(x).scalars)
+        XCTAssertEqual(updated.backwardInput(g, inputShape: x.shape).scalars, fresh.backwardInput(g, inputShape: x.shape).scalars)
+    }
 }
