@@ -127,19 +127,18 @@ final class DerivedKernels: @unchecked Sendable {
     private var dense: [SIMD2<Int>: [Float]] = [:]
 
     func winograd(_ weight: Tensor) -> Winograd3x3 {
-        lock.withLock {
-            if let forward { return forward }
-            let made = Winograd3x3(weight: weight)
-            forward = made
-            return made
-        }
+        kept(\.forward) { Winograd3x3(weight: weight) }
     }
 
     func adjointWinograd(_ weight: Tensor) -> Winograd3x3 {
+        kept(\.adjoint) { Winograd3x3(adjointOf: weight) }
+    }
+
+    private func kept(_ slot: ReferenceWritableKeyPath<DerivedKernels, Winograd3x3?>, make: () -> Winograd3x3) -> Winograd3x3 {
         lock.withLock {
-            if let adjoint { return adjoint }
-            let made = Winograd3x3(adjointOf: weight)
-            adjoint = made
+            if let kernel = self[keyPath: slot] { return kernel }
+            let made = make()
+            self[keyPath: slot] = made
             return made
         }
     }
