@@ -126,25 +126,13 @@ final class VGG16Tests: XCTestCase {
         // The maskers as the published example places them, on the layer-4 tap (pool5), with
         // the fixture's det-fill values. Pool5 is 5 x 5 here, an odd size; the even 4 x 4 runs
         // in testEpisodeAtEvenPool5SizeMatchesReference.
-        let maskerTensors = try Dictionary(uniqueKeysWithValues: ["apm.mask_amplitude", "apm.mask_phase", "acpa.phase_attn.0.weight",
-                                                                  "acpa.phase_attn.2.weight"].map { ($0, try fixture.tensor($0)) })
-        let maskers = try MaskerState(stateDict: maskerTensors)
+        let (maskers, maskerTensors) = try installFixtureMaskers(fixture, imageSize: 160)
         XCTAssertEqual(maskers.amplitudePhase?.variant, .perChannel)
-        try model.installFrequencyMaskers(amplitudePhase: maskers.amplitudePhase, channelAttention: maskers.channelAttention, imageSize: 160)
         let masked = try model.predict(query: query, supports: support, supportMasks: mask)
-
-        for (key, logits) in [("logits", plain), ("logits_maskers", masked)] {
-            // Bound: ParityBound.multiple(longestSum: 4608), about 68, times the published
-            // code's own float32-versus-float64 error on these logits (about 1e-6): our sums
-            // run in another order and blocking than PyTorch's (see ParityBound).
-            let check = try fixture.output(key).check(logits, longestSum: Self.longestSum)
-            print("HSNet-VGG-16 1-shot episode: \(check)")
-            XCTAssertTrue(check.passed, "\(check)")
+        for (key, check) in try checkLogits(fixture, plain: plain, masked: masked, label: "HSNet-VGG-16 1-shot episode") {
             // The task's ceiling, above the derived bound (about 7e-5).
             XCTAssertLessThan(check.error, 1e-4, key)
         }
-        // The maskers change the answer: the check above is not the plain one twice.
-        XCTAssertGreaterThan(zip(plain.scalars, masked.scalars).map { abs($0 - $1) }.max()!, 1e-3)
 
         // One masker fine-tuning step on this episode: the loss (a mean over 160 x 160 pixels)
         // and the masker gradients, whose longest sums are the path's 512 x 9 convolution
@@ -180,20 +168,40 @@ final class VGG16Tests: XCTestCase {
         defer { model.plugins.removeAll() }
         let (query, support, mask) = (try fixture.tensor("query_img"), try fixture.tensor("support_img"), try fixture.tensor("support_mask"))
         let plain = try model.predict(query: query, supports: support, supportMasks: mask)
-        let maskerTensors = try Dictionary(uniqueKeysWithValues: ["apm.mask_amplitude", "apm.mask_phase", "acpa.phase_attn.0.weight",
-                                                                  "acpa.phase_attn.2.weight"].map { ($0, try fixture.tensor($0)) })
-        let maskers = try MaskerState(stateDict: maskerTensors)
+        let (maskers, _) = try installFixtureMaskers(fixture, imageSize: 128)
         XCTAssertEqual(maskers.amplitudePhase?.height, 4)
-        try model.installFrequencyMaskers(amplitudePhase: maskers.amplitudePhase, channelAttention: maskers.channelAttention, imageSize: 128)
         let masked = try model.predict(query: query, supports: support, supportMasks: mask)
+        _ = try checkLogits(fixture, plain: plain, masked: masked, label: "HSNet-VGG-16 1-shot episode at 128")
+    }
+
+    /// The fixture's det-fill APM-M + ACPA, installed on the layer-4 tap (pool5) as the
+    /// published example places them, for `imageSize`; with their tensors by name.
+    private func installFixtureMaskers(_ fixture: ReferenceFixture, imageSize: Int) throws
+        -> (maskers: MaskerState, tensors: [String: Tensor]) {
+        let tensors = try Dictionary(uniqueKeysWithValues: ["apm.mask_amplitude", "apm.mask_phase", "acpa.phase_attn.0.weight",
+                                                            "acpa.phase_attn.2.weight"].map { ($0, try fixture.tensor($0)) })
+        let maskers = try MaskerState(stateDict: tensors)
+        try Self.model.installFrequencyMaskers(amplitudePhase: maskers.amplitudePhase, channelAttention: maskers.channelAttention,
+                                               imageSize: imageSize)
+        return (maskers, tensors)
+    }
+
+    /// The plain and the masked logits against the fixture's, and the maskers changing the
+    /// answer (so the second check is not the first one twice).
+    private func checkLogits(_ fixture: ReferenceFixture, plain: Tensor, masked: Tensor, label: String) throws
+        -> [(key: String, check: ParityCheck)] {
+        var checks: [(key: String, check: ParityCheck)] = []
         for (key, logits) in [("logits", plain), ("logits_maskers", masked)] {
             // Bound: ParityBound.multiple(longestSum: 4608), about 68, times the published
-            // code's own float32-versus-float64 error on these logits (about 8e-7), as at 160.
+            // code's own float32-versus-float64 error on these logits (about 1e-6 at 160 x 160,
+            // 8e-7 at 128): our sums run in another order and blocking than PyTorch's.
             let check = try fixture.output(key).check(logits, longestSum: Self.longestSum)
-            print("HSNet-VGG-16 1-shot episode at 128: \(check)")
+            print("\(label): \(check)")
             XCTAssertTrue(check.passed, "\(check)")
+            checks.append((key, check))
         }
         XCTAssertGreaterThan(zip(plain.scalars, masked.scalars).map { abs($0 - $1) }.max()!, 1e-3)
+        return checks
     }
 
     /// HSNet's training step on this episode: the learner on VGG-16's pyramids (1, 3 and 3
